@@ -1,0 +1,161 @@
+"""Kafka client factory: the one place that knows how this project talks to Kafka.
+
+Producers are idempotent with ``acks=all``; consumers never auto-commit (stages
+commit after their outputs are durable, DESIGN.md §5) and read only committed
+transactional data. librdkafka rejects unknown configuration keys at construction,
+which we surface as a ConfigurationError naming the key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from daas.errors import ConfigurationError, DaasError, Retryable
+from daas.settings import Settings, Topics
+
+__all__ = [
+    "DeliveryError",
+    "DeliveryReport",
+    "TopicSpec",
+    "create_admin",
+    "create_consumer",
+    "create_producer",
+    "ensure_topics",
+    "flush_or_raise",
+    "pipeline_topics",
+]
+
+_DAY_MS = 24 * 3600 * 1000
+
+
+class DeliveryError(Retryable):
+    """Kafka did not acknowledge every record a stage produced."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic and the configuration it is created with."""
+
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def pipeline_topics(topics: Topics, partitions: int) -> list[TopicSpec]:
+    """The topics of DESIGN.md §3 with their retention."""
+    def retained(days: int) -> dict[str, str]:
+        return {"retention.ms": str(days * _DAY_MS), "cleanup.policy": "delete"}
+
+    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+    return [
+        TopicSpec(topics.raw_simuhealth, partitions, retained(30)),
+        TopicSpec(topics.raw_gsheet, partitions, retained(30)),
+        TopicSpec(topics.clean_lake, partitions, retained(7)),
+        TopicSpec(topics.clean_ops, partitions, retained(7)),
+        TopicSpec(topics.dlq, partitions, retained(30)),
+        TopicSpec(topics.surveillance_counts, partitions, compacted),
+        TopicSpec(topics.surveillance_alerts, partitions, compacted),
+    ]
+
+
+def _build(kind: type, config: dict[str, Any]) -> Any:
+    try:
+        return kind(config)
+    except (KafkaException, ValueError, TypeError) as exc:
+        raise ConfigurationError(f"invalid {kind.__name__} configuration: {exc}") from exc
+
+
+def create_producer(settings: Settings, **overrides: Any) -> Producer:
+    """An idempotent producer (acks=all); ``overrides`` are librdkafka keys."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 20,
+        "batch.size": 512 * 1024,
+        "compression.type": "lz4",
+        "message.timeout.ms": 120_000,
+    }
+    config.update(overrides)
+    return _build(Producer, config)
+
+
+def create_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
+    """A consumer that never commits on its own and skips aborted transactions."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "partition.assignment.strategy": "cooperative-sticky",
+    }
+    config.update(overrides)
+    return _build(Consumer, config)
+
+
+def create_admin(settings: Settings) -> AdminClient:
+    return _build(AdminClient, {"bootstrap.servers": settings.kafka_bootstrap_servers})
+
+
+def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, replication_factor: int = 1,
+                  timeout: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet; return the names created. Idempotent."""
+    specs = list(specs)
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
+                  config=dict(s.config)) for s in missing],
+        request_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise DaasError(f"could not create topic {name}: {exc}") from exc
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout).topics
+        if all(n in topics and not topics[n].error for n in created):
+            break
+        time.sleep(0.1)
+    return created
+
+
+@dataclass
+class DeliveryReport:
+    """Counts delivery callbacks so a stage can prove every record was acknowledged."""
+
+    delivered: int = 0
+    failed: int = 0
+    first_error: str | None = None
+
+    def __call__(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        if self.first_error is None:
+            self.first_error = f"{msg.topic()}: {err.str()}"
+
+
+def flush_or_raise(producer: Producer, report: DeliveryReport, timeout: float = 60.0) -> None:
+    """Wait until every queued record is acknowledged; raise if any is not."""
+    remaining = producer.flush(timeout)
+    if remaining:
+        raise DeliveryError(f"{remaining} records still unacknowledged after {timeout:.0f}s")
+    if report.failed:
+        raise DeliveryError(f"{report.failed} records were not delivered; first: {report.first_error}")

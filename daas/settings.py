@@ -1,0 +1,136 @@
+"""Typed settings for every stage, read once at start-up.
+
+Values come from, in order of precedence: ``DAAS_*`` environment variables, then the
+connection file that ``daas stack up`` writes into the runtime folder (so a local
+run needs no configuration at all), then the defaults below. An unknown ``DAAS_*``
+variable is an error, so a typo fails at start-up instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from daas.errors import ConfigurationError
+
+__all__ = ["ENV_PREFIX", "Settings", "Topics", "load_settings", "stack_env_file"]
+
+ENV_PREFIX = "DAAS_"
+_STACK_ENV_FILENAME = "stack.env"
+
+
+class Topics(BaseSettings):
+    """Topic names (DESIGN.md §3); every one can be overridden, e.g. DAAS_TOPIC_DLQ."""
+
+    model_config = SettingsConfigDict(env_prefix="DAAS_TOPIC_", extra="forbid", frozen=True)
+
+    raw_simuhealth: str = "health.raw.simuhealth.v1"
+    raw_gsheet: str = "health.raw.gsheet.v1"
+    clean_lake: str = "health.clean.lake.v1"
+    clean_ops: str = "health.clean.ops.v1"
+    dlq: str = "health.dlq.v1"
+    surveillance_counts: str = "health.surveillance.counts.v1"
+    surveillance_alerts: str = "health.surveillance.alerts.v1"
+
+
+class Settings(BaseSettings):
+    """Everything a stage needs to reach its services."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_file_encoding="utf-8"
+    )
+
+    runtime_dir: Path = Path(".runtime")
+    local_mode: bool = True
+
+    # The local stack (`daas stack up`): where its servers listen and where the Java
+    # artifacts fetched from Maven Central are cached between runtime folders.
+    stack_host: str = "127.0.0.1"
+    stack_kafka_port: int = Field(default=39092, ge=1024, le=65534)
+    stack_s3_port: int = Field(default=39000, ge=1024, le=65535)
+    stack_postgres_port: int = Field(default=35432, ge=1024, le=65535)
+    stack_artifact_cache: Path = Path.home() / ".cache" / "daas" / "artifacts"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:39092"
+    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    schema_registry_url: str | None = None
+
+    s3_endpoint_url: str | None = "http://127.0.0.1:39000"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_bucket: str = "daas-lake"
+    s3_prefix: str = "encounters"
+
+    rds_dsn: SecretStr | None = None
+    warehouse_dsn: SecretStr | None = None
+
+    patient_key_secret: SecretStr | None = None
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(
+                    f"{server!r} is not host:port; set DAAS_KAFKA_BOOTSTRAP_SERVERS "
+                    "to a comma-separated list such as 127.0.0.1:39092"
+                )
+        return value
+
+    def topics(self) -> Topics:
+        """Topic names, read from DAAS_TOPIC_* variables at the time of the call."""
+        return Topics()
+
+    def require(self, name: str) -> Any:
+        """The value of setting ``name``, or a ConfigurationError that says how to set it."""
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigurationError(
+                f"setting {ENV_PREFIX}{name.upper()} is not set: export it, or run "
+                "`daas stack up` so the local stack writes it to "
+                f"{stack_env_file(self.runtime_dir)}"
+            )
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def stack_env_file(runtime_dir: Path) -> Path:
+    """Where the local stack records its endpoints and generated credentials."""
+    return runtime_dir / _STACK_ENV_FILENAME
+
+
+def _reject_unknown_variables(environ: dict[str, str]) -> None:
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    known |= {f"DAAS_TOPIC_{name.upper()}" for name in Topics.model_fields}
+    for key in sorted(environ):
+        if key.startswith(ENV_PREFIX) and key not in known:
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            also = f"; did you mean {hint[0]}?" if hint else ""
+            raise ConfigurationError(f"unknown setting {key}{also}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; called once by each entry point at start-up."""
+    _reject_unknown_variables(dict(os.environ))
+    runtime_dir = Path(
+        overrides.get("runtime_dir") or os.environ.get(f"{ENV_PREFIX}RUNTIME_DIR", ".runtime")
+    )
+    env_file = stack_env_file(runtime_dir)
+    try:
+        return Settings(
+            _env_file=env_file if env_file.is_file() else None,  # type: ignore[call-arg]
+            **overrides,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(map(str, err['loc'])).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from exc
