@@ -110,7 +110,8 @@ def _reject_unknown_variables(environ: dict[str, str]) -> None:
     known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
     known |= {f"DAAS_TOPIC_{name.upper()}" for name in Topics.model_fields}
     for key in sorted(environ):
-        if key.startswith(ENV_PREFIX) and key not in known:
+        # DAAS_TEST_* is reserved for the test suite's own switches.
+        if key.startswith(ENV_PREFIX) and not key.startswith("DAAS_TEST_") and key not in known:
             hint = difflib.get_close_matches(key, sorted(known), n=1)
             also = f"; did you mean {hint[0]}?" if hint else ""
             raise ConfigurationError(f"unknown setting {key}{also}")

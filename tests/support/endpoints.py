@@ -1,0 +1,146 @@
+"""Real service endpoints for tests, from the first source that has them.
+
+1. The environment: DAAS_KAFKA_BOOTSTRAP_SERVERS, DAAS_S3_ENDPOINT_URL (with
+   DAAS_S3_ACCESS_KEY_ID / DAAS_S3_SECRET_ACCESS_KEY), DAAS_RDS_DSN and
+   DAAS_WAREHOUSE_DSN all exported: use those servers as they are.
+2. A reachable Docker engine: testcontainers (Kafka, MinIO, PostgreSQL), pinned images.
+3. Otherwise the project's local stack (`daas stack up`).
+
+There is no skip path: a source that cannot deliver raises, and the tests that need
+it fail. That is the point in CI, where a missing service is a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from daas.settings import Settings, load_settings
+
+__all__ = ["Endpoints", "provide_endpoints"]
+
+KAFKA_IMAGE = "apache/kafka:3.9.1"
+MINIO_IMAGE = "minio/minio:RELEASE.2025-04-22T22-12-26Z"
+POSTGRES_IMAGE = "postgres:15.10-alpine"
+
+_ENV_KEYS = ("DAAS_KAFKA_BOOTSTRAP_SERVERS", "DAAS_S3_ENDPOINT_URL", "DAAS_RDS_DSN", "DAAS_WAREHOUSE_DSN")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the test session's Kafka, S3 and PostgreSQL servers are."""
+
+    origin: str
+    kafka_bootstrap_servers: str
+    s3_endpoint_url: str
+    s3_access_key_id: str
+    s3_secret_access_key: str
+    rds_dsn: str
+    warehouse_dsn: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def settings(self, **overrides: object) -> Settings:
+        """Settings pointing every stage at these endpoints."""
+        values: dict[str, object] = {
+            "kafka_bootstrap_servers": self.kafka_bootstrap_servers,
+            "s3_endpoint_url": self.s3_endpoint_url,
+            "s3_access_key_id": self.s3_access_key_id,
+            "s3_secret_access_key": self.s3_secret_access_key,
+            "rds_dsn": self.rds_dsn,
+            "warehouse_dsn": self.warehouse_dsn,
+            "patient_key_secret": "test-patient-key-secret-not-for-production",
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    def env(self) -> dict[str, str]:
+        """The same endpoints as DAAS_* variables, for stages run as subprocesses."""
+        s = self.settings()
+        return {
+            "DAAS_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "DAAS_S3_ENDPOINT_URL": self.s3_endpoint_url,
+            "DAAS_S3_ACCESS_KEY_ID": self.s3_access_key_id,
+            "DAAS_S3_SECRET_ACCESS_KEY": self.s3_secret_access_key,
+            "DAAS_RDS_DSN": self.rds_dsn,
+            "DAAS_WAREHOUSE_DSN": self.warehouse_dsn,
+            "DAAS_PATIENT_KEY_SECRET": s.require("patient_key_secret"),
+        }
+
+
+def _from_environment() -> Endpoints | None:
+    if not all(os.environ.get(k) for k in _ENV_KEYS):
+        return None
+    env = os.environ
+    return Endpoints(
+        "environment", env["DAAS_KAFKA_BOOTSTRAP_SERVERS"], env["DAAS_S3_ENDPOINT_URL"],
+        env.get("DAAS_S3_ACCESS_KEY_ID", ""), env.get("DAAS_S3_SECRET_ACCESS_KEY", ""),
+        env["DAAS_RDS_DSN"], env["DAAS_WAREHOUSE_DSN"],
+    )
+
+
+def _docker_reachable() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - any failure means: no engine to use
+        return False
+
+
+@contextlib.contextmanager
+def _from_testcontainers() -> Iterator[Endpoints]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.minio import MinioContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with (
+        KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka,
+        MinioContainer(MINIO_IMAGE) as minio,
+        PostgresContainer(POSTGRES_IMAGE, username="daas", password="daas", dbname="daas_rds") as pg,
+    ):
+        rds = pg.get_connection_url(driver=None)
+        import psycopg
+
+        with psycopg.connect(rds, autocommit=True) as conn:
+            conn.execute("create database daas_warehouse")
+        cfg = minio.get_config()
+        yield Endpoints(
+            "testcontainers", kafka.get_bootstrap_server(), f"http://{cfg['endpoint']}",
+            cfg["access_key"], cfg["secret_key"], rds, rds.rsplit("/", 1)[0] + "/daas_warehouse",
+        )
+
+
+@contextlib.contextmanager
+def _from_local_stack() -> Iterator[Endpoints]:
+    from daas.stack import LocalStack
+
+    stack = LocalStack(load_settings())
+    was_running = all(s.pid is not None for s in stack.status())
+    stack.up()
+    env = stack.env()
+    try:
+        yield Endpoints(
+            "local-stack", env["DAAS_KAFKA_BOOTSTRAP_SERVERS"], env["DAAS_S3_ENDPOINT_URL"],
+            env["DAAS_S3_ACCESS_KEY_ID"], env["DAAS_S3_SECRET_ACCESS_KEY"],
+            env["DAAS_RDS_DSN"], env["DAAS_WAREHOUSE_DSN"],
+        )
+    finally:
+        if not was_running and not os.environ.get("DAAS_TEST_KEEP_STACK"):
+            stack.down()
+
+
+@contextlib.contextmanager
+def provide_endpoints() -> Iterator[Endpoints]:
+    """The session's endpoints; raises (never skips) when no source can start them."""
+    from_env = _from_environment()
+    if from_env is not None:
+        yield from_env
+    elif _docker_reachable():
+        with _from_testcontainers() as endpoints:
+            yield endpoints
+    else:
+        with _from_local_stack() as endpoints:
+            yield endpoints
