@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     warehouse_dsn: SecretStr | None = None
 
     patient_key_secret: SecretStr | None = None
+    topics: Topics = Field(default_factory=Topics)
+
+    # Processors: which clean topics each source's records go to ("lake" feeds the S3
+    # sink, "ops" the Postgres sink), e.g. DAAS_ROUTES='{"simuhealth": ["lake", "ops"]}'.
+    routes: dict[str, list[str]] = {"simuhealth": ["ops"], "gsheet": ["lake"]}
+    processing_guarantee: str = "at_least_once"
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -85,9 +91,23 @@ class Settings(BaseSettings):
                 )
         return value
 
-    def topics(self) -> Topics:
-        """Topic names, read from DAAS_TOPIC_* variables at the time of the call."""
-        return Topics()
+    @field_validator("routes")
+    @classmethod
+    def _known_routes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for source, names in value.items():
+            if source not in ("simuhealth", "gsheet"):
+                raise ValueError(f"unknown source {source!r} in DAAS_ROUTES; sources: simuhealth, gsheet")
+            unknown = set(names) - {"lake", "ops"}
+            if unknown:
+                raise ValueError(f"unknown route(s) {sorted(unknown)} for {source}; routes: lake, ops")
+        return value
+
+    @field_validator("processing_guarantee")
+    @classmethod
+    def _known_guarantee(cls, value: str) -> str:
+        if value not in ("at_least_once", "exactly_once"):
+            raise ValueError(f"{value!r}: DAAS_PROCESSING_GUARANTEE is at_least_once or exactly_once")
+        return value
 
     def require(self, name: str) -> Any:
         """The value of setting ``name``, or a ConfigurationError that says how to set it."""

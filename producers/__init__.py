@@ -1,0 +1,1 @@
+"""Producers: SimuHealth (synthetic EHR) and the Google Sheets poller, both to raw topics."""

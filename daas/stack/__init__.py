@@ -151,7 +151,7 @@ class LocalStack:
         from daas.kafka import create_admin, ensure_topics, pipeline_topics
 
         settings = self.settings.model_copy(update={"kafka_bootstrap_servers": self.kafka.endpoint})
-        ensure_topics(create_admin(settings), pipeline_topics(settings.topics(), settings.kafka_partitions))
+        ensure_topics(create_admin(settings), pipeline_topics(settings.topics, settings.kafka_partitions))
         s3 = self.s3proxy.client()
         if settings.s3_bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
             s3.create_bucket(Bucket=settings.s3_bucket)

@@ -1,0 +1,30 @@
+# The README's two commands are `make demo` and `make test`; both set up what they need.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup demo test test-stream test-airflow stack-up stack-down stack-status
+
+help:
+	@echo "make demo   - start the local stack and run the pipeline demo end to end"
+	@echo "make test   - run the whole test suite against real services"
+	@echo "make setup  - only create the environments (done by demo and test)"
+
+setup:
+	@scripts/bootstrap.sh
+
+demo: setup
+	.venv/bin/daas demo
+
+test: setup
+	.venv/bin/pytest
+	.venvs/airflow/bin/pytest -o addopts=-ra tests/dags
+
+stack-up: setup
+	.venv/bin/daas stack up
+
+stack-down:
+	.venv/bin/daas stack down
+
+stack-status:
+	.venv/bin/daas stack status

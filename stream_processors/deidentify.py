@@ -1,0 +1,57 @@
+"""De-identification: keyed patient pseudonyms, coarse ages, deterministic record ids.
+
+Called by the transforms for every record; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+from datetime import date
+
+__all__ = ["RECORD_NAMESPACE", "age_band", "age_on", "patient_key", "normalise_patient_identifier", "record_id"]
+
+# Fixed namespace for record ids: changing it would change every record_id.
+RECORD_NAMESPACE = uuid.UUID("6f1d3a52-8c1e-5b0a-9d57-2f9d1c4b7e10")
+
+_BANDS = ((0, 4, "0-4"), (5, 14, "5-14"), (15, 24, "15-24"), (25, 34, "25-34"), (35, 44, "35-44"),
+          (45, 54, "45-54"), (55, 64, "55-64"), (65, 74, "65-74"), (75, 89, "75-89"))
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+
+
+def record_id(source: str, source_key: str) -> uuid.UUID:
+    """UUIDv5 of source + source key: a re-sent record gets the same id."""
+    return uuid.uuid5(RECORD_NAMESPACE, f"{source}\x1f{source_key}")
+
+
+def normalise_patient_identifier(country_code: str, national_id: str | None,
+                                 facility_id: str, patient_id: str) -> str:
+    """The identifier the patient key is derived from, the same whichever source sent it.
+
+    The national id (upper-cased, separators removed, scoped by country) identifies a
+    person across facilities and sources; without one, the facility's own patient
+    number scoped by facility is the best we have.
+    """
+    if national_id and _NOT_ALNUM.sub("", national_id.upper()):
+        return f"nid:{country_code.upper()}:{_NOT_ALNUM.sub('', national_id.upper())}"
+    return f"mrn:{facility_id.strip().upper()}:{_NOT_ALNUM.sub('', patient_id.upper())}"
+
+
+def patient_key(secret: bytes, identifier: str) -> str:
+    """HMAC-SHA256 (hex) of the normalised identifier: stable, not reversible without the secret."""
+    return hmac.new(secret, identifier.encode(), hashlib.sha256).hexdigest()
+
+
+def age_on(birth: date, day: date) -> int:
+    """Whole years between a birth date and a day."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def age_band(age_years: int) -> str:
+    """Surveillance age band; 90 and over collapse into one band."""
+    for low, high, label in _BANDS:
+        if low <= age_years <= high:
+            return label
+    return "90+"

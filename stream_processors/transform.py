@@ -1,0 +1,212 @@
+"""Raw records (SimuHealth encounters, sheet rows) to clean, de-identified encounters.
+
+``to_clean`` is called by the pipeline for every decoded record. It validates with
+the rules, normalises (ISO codes, UTC, ISO epi week, diagnosis group) and
+de-identifies; it returns either the clean record or every reason it was rejected.
+Names, phones, e-mails, national ids and street addresses are read only to derive
+the patient key and are never copied into the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from daas.dead_letter import Reason
+from schemas.store import SHEET_ROW, SIMUHEALTH_ENCOUNTER
+from stream_processors import rules
+from stream_processors.deidentify import age_band, age_on, normalise_patient_identifier, patient_key, record_id
+
+__all__ = ["Context", "Facility", "IcdEntry", "Rejected", "to_clean"]
+
+_SEX = {"f": "female", "female": "female", "w": "female", "m": "male", "male": "male"}
+_CERTAINTY = {"suspected": "suspected", "confirmed": "confirmed", "probable": "suspected"}
+_SEVERITY = {"mild": "mild", "moderate": "moderate", "severe": "severe"}
+_OUTCOME = {"treated": "treated", "referred": "referred", "admitted": "admitted", "died": "died", "dead": "died"}
+
+
+class Facility(Protocol):
+    facility_id: str
+    country_code: str
+    region: str
+    district: str
+
+
+class IcdEntry(Protocol):
+    code: str
+    name: str
+    group: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a transform needs besides the record: reference data, the key, the clock."""
+
+    facilities: Mapping[str, Facility]
+    icd10: Mapping[str, IcdEntry]
+    patient_secret: bytes
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that broke rules; the reasons go into the dead-letter headers."""
+
+    reasons: list[Reason]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _canonical(source: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """Flatten either raw shape into one set of fields (still untrusted)."""
+    if source == SIMUHEALTH_ENCOUNTER:
+        patient, diagnosis = raw["patient"], raw["diagnosis"]
+        return {
+            "source": "simuhealth",
+            "source_key": raw["encounter_id"],
+            "source_version": int(raw["encounter_time"].timestamp() * 1000),
+            "facility_id": raw["facility_id"], "country_code": raw["country_code"],
+            "region": raw["region"], "district": raw["district"],
+            "event_time": raw["encounter_time"],
+            "patient_id": patient["patient_id"], "national_id": patient["national_id"],
+            "sex": patient["sex"], "birth_date": patient["birth_date"], "age_years": patient["age_years"],
+            "icd10_code": diagnosis["icd10_code"], "certainty": diagnosis["certainty"],
+            "severity": raw["severity"], "outcome": raw["outcome"],
+        }
+    cells = raw["cells"]
+    return {
+        "source": "gsheet",
+        "source_key": f"{raw['sheet_id']}/{raw['tab']}/{raw['row_key']}",
+        "source_version": int(raw["polled_at"].timestamp() * 1000),
+        "facility_id": cells.get("facility_id"), "country_code": cells.get("country_code"),
+        "region": cells.get("region"), "district": cells.get("district"),
+        "event_time": cells.get("encounter_date"),
+        "patient_id": cells.get("patient_id"), "national_id": cells.get("national_id"),
+        "sex": cells.get("sex"), "birth_date": cells.get("birth_date"), "age_years": cells.get("age_years"),
+        "icd10_code": cells.get("icd10_code"), "certainty": cells.get("certainty") or "suspected",
+        "severity": cells.get("severity") or "unknown", "outcome": cells.get("outcome") or "unknown",
+    }
+
+
+def _as_datetime(value: Any, field: str, reasons: list[Reason]) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(_text(value))
+    except ValueError:
+        reasons.append(Reason(rules.INVALID_VALUE, f"{value!r} is not an ISO date or timestamp", field))
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _as_int(value: Any, field: str, reasons: list[Reason]) -> int | None:
+    if value is None or _text(value) == "":
+        return None
+    try:
+        return int(_text(value))
+    except ValueError:
+        reasons.append(Reason(rules.INVALID_VALUE, f"{value!r} is not a whole number", field))
+        return None
+
+
+def _enum(value: Any, allowed: Mapping[str, str], field: str, code: str, reasons: list[Reason],
+          default: str | None = None) -> str | None:
+    text = _text(value).lower()
+    if text in allowed:
+        return allowed[text]
+    if default is not None and text in ("", "unknown"):
+        return default
+    reasons.append(Reason(code, f"{value!r} is not one of {sorted(set(allowed))}", field))
+    return None
+
+
+def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime, ctx: Context) -> dict[str, Any] | Rejected:
+    """The clean encounter for one decoded raw record, or why it cannot be one."""
+    if schema_name not in (SIMUHEALTH_ENCOUNTER, SHEET_ROW):
+        return Rejected([Reason(rules.UNSUPPORTED_RECORD, f"processors do not read {schema_name} records")])
+    f = _canonical(schema_name, raw)
+    reasons = rules.check_required(
+        f, ("source_key", "facility_id", "event_time", "patient_id", "sex", "icd10_code"))
+    if reasons:
+        return Rejected(reasons)
+
+    event_time = _as_datetime(f["event_time"], "encounter_date", reasons)
+    sex = _enum(f["sex"], _SEX, "sex", rules.SEX_NOT_ALLOWED, reasons)
+    certainty = _enum(f["certainty"], _CERTAINTY, "certainty", rules.INVALID_VALUE, reasons)
+    severity = _enum(f["severity"], _SEVERITY, "severity", rules.INVALID_VALUE, reasons, default="unknown")
+    outcome = _enum(f["outcome"], _OUTCOME, "outcome", rules.INVALID_VALUE, reasons, default="unknown")
+    code = _text(f["icd10_code"]).upper()
+    reasons += rules.check_icd10_format(code)
+    icd = ctx.icd10.get(code)
+    if icd is None and not reasons:
+        reasons.append(Reason(rules.ICD10_UNKNOWN, f"{code} is not in the project's ICD-10 reference list", "icd10_code"))
+
+    facility_id = _text(f["facility_id"]).upper()
+    facility = ctx.facilities.get(facility_id)
+    if facility is None:
+        reasons.append(Reason(rules.FACILITY_UNKNOWN, f"{facility_id} is not in the facility register", "facility_id"))
+    else:
+        for field in ("country_code", "region", "district"):
+            sent = _text(f[field])
+            if sent and sent.casefold() != getattr(facility, field).casefold():
+                reasons.append(Reason(rules.GEOGRAPHY_MISMATCH,
+                                      f"{field} {sent!r} does not match the register's "
+                                      f"{getattr(facility, field)!r} for {facility_id}", field))
+
+    age = None
+    birth_year = None
+    if event_time is not None:
+        reasons += rules.check_encounter_date(event_time.date(), ctx.now.date())
+        birth = f["birth_date"]
+        if birth not in (None, "") and not isinstance(birth, date):
+            birth_dt = _as_datetime(birth, "birth_date", reasons)
+            birth = birth_dt.date() if birth_dt else None
+        if isinstance(birth, date):
+            age, birth_year = age_on(birth, event_time.date()), birth.year
+        else:
+            age = _as_int(f["age_years"], "age_years", reasons)
+            if age is not None:
+                birth_year = event_time.year - age
+        if age is None and not any(r.field in ("birth_date", "age_years") for r in reasons):
+            reasons.append(Reason(rules.REQUIRED_MISSING, "birth date or age is required", "age_years"))
+        if age is not None:
+            reasons += rules.check_age(age)
+
+    if reasons or event_time is None or facility is None or icd is None or age is None:
+        return Rejected(reasons)
+
+    iso = event_time.date().isocalendar()
+    identifier = normalise_patient_identifier(facility.country_code, _text(f["national_id"]) or None,
+                                              facility_id, _text(f["patient_id"]))
+    return {
+        "record_id": record_id(f["source"], f["source_key"]),
+        "source": f["source"],
+        "source_key": f["source_key"],
+        "source_version": f["source_version"],
+        "patient_key": patient_key(ctx.patient_secret, identifier),
+        "sex": sex,
+        "birth_year": None if age >= 90 else birth_year,
+        "age_years": min(age, 90),
+        "age_band": age_band(age),
+        "country_code": facility.country_code,
+        "region": facility.region,
+        "district": facility.district,
+        "facility_id": facility_id,
+        "encounter_date": event_time.date(),
+        "epi_week": f"{iso.year}W{iso.week:02d}",
+        "icd10_code": code,
+        "icd10_name": icd.name,
+        "diagnosis_group": icd.group,
+        "certainty": certainty,
+        "severity": severity,
+        "outcome": outcome,
+        "event_time": event_time,
+        "ingested_at": ingested_at,
+        "processed_at": ctx.now,
+    }
