@@ -1,0 +1,120 @@
+"""The skeleton's rules, normalisation and de-identification on hand-made records."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pytest
+
+from daas.dead_letter import DeadLetter, Reason
+from schemas import AvroCodec, CLEAN_ENCOUNTER, SIMUHEALTH_ENCOUNTER
+from stream_processors import rules
+from stream_processors.deidentify import age_band, record_id
+from stream_processors.pipeline import InputMessage, Processor
+from stream_processors.transform import Context, Rejected, to_clean
+from tests.unit.schemas.test_codec import SAMPLES
+
+
+@dataclass(frozen=True)
+class Fac:
+    facility_id: str
+    country_code: str
+    region: str
+    district: str
+
+
+@dataclass(frozen=True)
+class Icd:
+    code: str
+    name: str
+    group: str
+
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+CTX = Context({"NG-LA-IKJ-001": Fac("NG-LA-IKJ-001", "NG", "Lagos", "Ikeja")},
+              {"B54": Icd("B54", "Unspecified malaria", "malaria")}, b"k" * 32, NOW)
+RAW = SAMPLES[SIMUHEALTH_ENCOUNTER]
+
+
+def clean(raw: dict) -> dict | Rejected:
+    return to_clean(SIMUHEALTH_ENCOUNTER, raw, ingested_at=NOW, ctx=CTX)
+
+
+def codes(result: object) -> list[str]:
+    assert isinstance(result, Rejected)
+    return sorted(r.code for r in result.reasons)
+
+
+def test_a_valid_encounter_becomes_a_clean_record_without_identifiers() -> None:
+    out = clean(copy.deepcopy(RAW))
+    assert isinstance(out, dict)
+    assert out["record_id"] == record_id("simuhealth", RAW["encounter_id"])
+    assert (out["sex"], out["age_years"], out["age_band"], out["birth_year"]) == ("female", 35, "35-44", 1991)
+    assert (out["epi_week"], out["diagnosis_group"], out["country_code"]) == ("2026W48", "malaria", "NG")
+    text = repr(out)
+    for pii in ("Chiamaka", "Okafor", "12345678901", "+234 803 555 0142", "c.okafor@example.ng", "Allen Avenue"):
+        assert pii not in text
+    AvroCodec().encode(CLEAN_ENCOUNTER, out)
+
+
+def test_the_patient_key_follows_the_national_id_not_the_facility() -> None:
+    a = clean(copy.deepcopy(RAW))
+    other = copy.deepcopy(RAW)
+    other["patient"]["patient_id"] = "ANOTHER-MRN"
+    other["patient"]["national_id"] = "123-456-789 01"
+    assert a["patient_key"] == clean(other)["patient_key"]
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    (lambda r: r["diagnosis"].update(icd10_code="ZZ9.9"), rules.ICD10_UNKNOWN),
+    (lambda r: r["diagnosis"].update(icd10_code="malaria"), rules.ICD10_UNKNOWN),
+    (lambda r: r["patient"].update(sex="X"), rules.SEX_NOT_ALLOWED),
+    (lambda r: r.update(facility_id="NG-XX-000"), rules.FACILITY_UNKNOWN),
+    (lambda r: r.update(region="Kano"), rules.GEOGRAPHY_MISMATCH),
+    (lambda r: r.update(encounter_time=datetime(2027, 6, 1, tzinfo=UTC)), rules.DATE_IN_FUTURE),
+    (lambda r: r.update(encounter_time=datetime(2015, 6, 1, tzinfo=UTC)), rules.DATE_TOO_OLD),
+    (lambda r: r["patient"].update(birth_date=date(1890, 1, 1)), rules.AGE_OUT_OF_RANGE),
+    (lambda r: r["patient"].update(birth_date=None, age_years=None), rules.REQUIRED_MISSING),
+    (lambda r: r["patient"].update(patient_id="  "), rules.REQUIRED_MISSING),
+])
+def test_each_rule_has_its_reason_code(change, code: str) -> None:  # noqa: ANN001
+    raw = copy.deepcopy(RAW)
+    change(raw)
+    assert code in codes(clean(raw))
+
+
+def test_ninety_and_over_collapse() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["patient"]["birth_date"] = date(1931, 1, 1)
+    out = clean(raw)
+    assert (out["age_years"], out["age_band"], out["birth_year"]) == (90, "90+", None)
+    assert [age_band(a) for a in (0, 4, 5, 89, 90, 120)] == ["0-4", "0-4", "5-14", "75-89", "90+", "90+"]
+
+
+def test_the_pipeline_routes_clean_records_and_dead_letters_the_rest() -> None:
+    codec = AvroCodec()
+    bad = copy.deepcopy(RAW)
+    bad["diagnosis"]["icd10_code"] = "ZZ9.9"
+    msgs = [InputMessage("raw", 0, i, 1_795_000_000_000, b"k", v, [("trace_id", b"t")])
+            for i, v in enumerate([codec.encode(SIMUHEALTH_ENCOUNTER, RAW),
+                                   codec.encode(SIMUHEALTH_ENCOUNTER, bad), b"junk"])]
+    proc = Processor(codec=codec, routes={"simuhealth": ["lake", "ops"]}, context=lambda: CTX)
+    outputs, dead = proc.process(msgs)
+    assert [o.topic for o in outputs] == ["lake", "ops"]
+    assert outputs[0].headers == [("trace_id", b"t"), ("source", b"simuhealth")]
+    assert codec.decode(outputs[0].value).record["source_key"] == RAW["encounter_id"]
+    assert [(d.source_offset, d.reasons[0].code) for d in dead] == [(1, "icd10_unknown"), (2, "decode_error")]
+    assert dead[1].value == b"junk"
+
+
+def test_dead_letter_headers_carry_reasons_and_origin() -> None:
+    letter = DeadLetter(b"k", b"v", [Reason("icd10_unknown", "no such code", "icd10_code")], "processor",
+                        "0.1.0", "raw", 2, 41, 1000, [("trace_id", b"t"), ("dlq.reason", b"stale")])
+    headers = dict(letter.headers(now_ms=5))
+    assert headers["trace_id"] == b"t"
+    assert headers["dlq.reason"] == b"icd10_unknown"
+    assert headers["dlq.reasons"] == b'[{"code":"icd10_unknown","field":"icd10_code","message":"no such code"}]'
+    assert (headers["dlq.source.partition"], headers["dlq.source.offset"], headers["dlq.failed_at"]) == (b"2", b"41", b"5")
+    assert len([k for k, _ in letter.headers() if k == "dlq.reason"]) == 1
