@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from daas.errors import SchemaError
 
-__all__ = ["Column", "arrow_schema", "columns"]
+__all__ = ["LINEAGE_COLUMNS", "Column", "arrow_schema", "columns", "encounter_columns"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,15 @@ def columns(schema: dict[str, Any]) -> list[Column]:
 
 def arrow_schema(schema: dict[str, Any]) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in columns(schema)])
+
+
+# Kafka lineage kept next to each row in PostgreSQL (RDS) and its warehouse copy.
+LINEAGE_COLUMNS = (Column("source_topic", "string", False), Column("source_partition", "int", False),
+                   Column("source_offset", "long", False))
+
+
+def encounter_columns() -> list[Column]:
+    """The clean encounter's columns in schema order, then the Kafka lineage columns."""
+    from schemas import CLEAN_ENCOUNTER, SchemaStore
+
+    return columns(SchemaStore.default().current(CLEAN_ENCOUNTER).raw) + list(LINEAGE_COLUMNS)

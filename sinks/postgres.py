@@ -18,19 +18,10 @@ from psycopg import sql
 from daas.dead_letter import Reason
 from daas.errors import Retryable, SinkError
 from daas.settings import Settings
-from schemas import CLEAN_ENCOUNTER, SchemaStore
-from sinks.avro_types import Column, columns
+from sinks.avro_types import LINEAGE_COLUMNS, encounter_columns
 from sinks.base import Batch, Record, Sink
 
-__all__ = ["PostgresSink", "encounter_columns"]
-
-_LINEAGE = (Column("source_topic", "string", False), Column("source_partition", "int", False),
-            Column("source_offset", "long", False))
-
-
-def encounter_columns() -> list[Column]:
-    """The clean encounter's columns, in schema order, then the Kafka lineage columns."""
-    return columns(SchemaStore.default().current(CLEAN_ENCOUNTER).raw) + list(_LINEAGE)
+__all__ = ["PostgresSink"]
 
 
 class PostgresSink(Sink):
@@ -67,7 +58,7 @@ class PostgresSink(Sink):
     def _row(self, record: Record) -> tuple[Any, ...]:
         data = record.data
         lineage = (record.topic, record.partition, record.offset)
-        return tuple(data[c.name] for c in self._columns[: -len(_LINEAGE)]) + lineage
+        return tuple(data[c.name] for c in self._columns[: -len(LINEAGE_COLUMNS)]) + lineage
 
     def _upsert(self, conn: psycopg.Connection, records: list[Record]) -> None:
         names = [sql.Identifier(c.name) for c in self._columns]

@@ -15,7 +15,7 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
-from sinks.postgres import encounter_columns
+from sinks.avro_types import encounter_columns
 
 __all__ = ["OVERLAP", "replicate_encounters"]
 
