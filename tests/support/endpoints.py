@@ -69,10 +69,9 @@ class Endpoints:
         }
 
 
-def _from_environment() -> Endpoints | None:
-    if not all(os.environ.get(k) for k in _ENV_KEYS):
+def _from_environment(env: dict[str, str]) -> Endpoints | None:
+    if not all(env.get(k) for k in _ENV_KEYS):
         return None
-    env = os.environ
     return Endpoints(
         "environment", env["DAAS_KAFKA_BOOTSTRAP_SERVERS"], env["DAAS_S3_ENDPOINT_URL"],
         env.get("DAAS_S3_ACCESS_KEY_ID", ""), env.get("DAAS_S3_SECRET_ACCESS_KEY", ""),
@@ -92,18 +91,21 @@ def _docker_reachable() -> bool:
 
 @contextlib.contextmanager
 def _from_testcontainers() -> Iterator[Endpoints]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.minio import MinioContainer
-    from testcontainers.postgres import PostgresContainer
+    import secrets
 
+    import psycopg
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.minio import MinioContainer
+    from testcontainers.community.postgres import PostgresContainer
+
+    password = secrets.token_urlsafe(16)
     with (
         KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka,
-        MinioContainer(MINIO_IMAGE) as minio,
-        PostgresContainer(POSTGRES_IMAGE, username="daas", password="daas", dbname="daas_rds") as pg,
+        MinioContainer(MINIO_IMAGE, access_key="daas-test", secret_key=password) as minio,
+        PostgresContainer(POSTGRES_IMAGE, username="daas", password=password, dbname="daas_rds",
+                          driver=None) as pg,
     ):
-        rds = pg.get_connection_url(driver=None)
-        import psycopg
-
+        rds = pg.get_connection_url()
         with psycopg.connect(rds, autocommit=True) as conn:
             conn.execute("create database daas_warehouse")
         cfg = minio.get_config()
@@ -135,7 +137,7 @@ def _from_local_stack() -> Iterator[Endpoints]:
 @contextlib.contextmanager
 def provide_endpoints() -> Iterator[Endpoints]:
     """The session's endpoints; raises (never skips) when no source can start them."""
-    from_env = _from_environment()
+    from_env = _from_environment(dict(os.environ))
     if from_env is not None:
         yield from_env
     elif _docker_reachable():
