@@ -8,6 +8,8 @@
 #
 # stdout carries only checkov's JSON report (tests/terraform parses it);
 # everything else goes to stderr. Extra arguments are passed to checkov.
+# CHECKOV_TARGET_DIR (default: terraform, relative to the repo root) changes
+# the scanned directory; the tests use it to prove a bad snippet is caught.
 #
 # Exit status: checkov's own (non-zero when a check fails), or 2 when the
 # environment cannot be created.
@@ -68,21 +70,19 @@ if ! ensure_venv; then
   exit 2
 fi
 
-# Offline and anonymous: no platform API key, no policy/metadata download,
-# no guideline mapping fetch, no update check.
+# Offline and anonymous: no platform API key (so nothing is uploaded), no
+# policy/guideline download (--skip-download, BC_SKIP_MAPPING), no PyPI
+# update check.
 unset BC_API_KEY PRISMA_API_URL
 export BC_SKIP_MAPPING=TRUE
-export CHECKOV_SKIP_MAPPING=TRUE
-export CKV_NO_VERSION_CHECK=TRUE
-export ENABLE_DEFINITION_KEY=FALSE
+export CKV_SKIP_PACKAGE_UPDATE_CHECK=TRUE
 
 cd "${repo_root}"
 exec "${checkov_bin}" \
-  --directory terraform \
+  --directory "${CHECKOV_TARGET_DIR:-terraform}" \
   --framework terraform \
   --skip-download \
   --download-external-modules false \
-  --quiet \
   --compact \
   --output json \
   "$@"

@@ -1,0 +1,8 @@
+# terraform init -backend-config=backend.hcl
+# The state bucket (versioned, SSE-KMS, public access blocked) is created once
+# per account by the platform bootstrap, outside this configuration.
+bucket       = "daas-terraform-state-111111111111-af-south-1"
+key          = "daas-health-pipeline/dev/terraform.tfstate"
+region       = "af-south-1"
+encrypt      = true
+use_lockfile = true

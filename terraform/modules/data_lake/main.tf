@@ -1,0 +1,272 @@
+# The data lake bucket (Parquet batches and manifests written by the S3 sink,
+# read by the Redshift COPY) and the bucket receiving its access logs.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  suffix          = "${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
+  lake_bucket     = "${var.name_prefix}-lake-${local.suffix}"
+  log_bucket      = "${var.name_prefix}-s3-access-logs-${local.suffix}"
+  log_prefix_root = "s3-access/"
+}
+
+# ---------------------------------------------------------------- lake bucket
+
+resource "aws_s3_bucket" "lake" {
+  #checkov:skip=CKV_AWS_144:Health data stays in one region (data residency); durability comes from S3 plus versioning, and Kafka replay can rebuild any batch.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes object events: loads are driven by the sink's manifests through Airflow.
+  bucket = local.lake_bucket
+}
+
+resource "aws_s3_bucket_ownership_controls" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "lake" {
+  bucket                  = aws_s3_bucket.lake.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_logging" "lake" {
+  bucket        = aws_s3_bucket.lake.id
+  target_bucket = aws_s3_bucket.logs.id
+  target_prefix = "${local.log_prefix_root}${local.lake_bucket}/"
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "lake" {
+  bucket = aws_s3_bucket.lake.id
+
+  rule {
+    id     = "parquet-to-standard-ia"
+    status = "Enabled"
+    filter {
+      and {
+        prefix = "${var.lake_prefix}/"
+        # Objects below 128 KiB cost more in IA than in STANDARD.
+        object_size_greater_than = 131072
+      }
+    }
+    transition {
+      days          = var.transition_to_ia_after_days
+      storage_class = "STANDARD_IA"
+    }
+  }
+
+  rule {
+    id     = "expire-airbyte-staging"
+    status = "Enabled"
+    filter {
+      prefix = "${var.airbyte_staging_prefix}/"
+    }
+    expiration {
+      days = 7
+    }
+  }
+
+  rule {
+    id     = "noncurrent-versions-and-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.lake]
+}
+
+data "aws_iam_policy_document" "lake" {
+  statement {
+    sid    = "DenyInsecureTransport"
+    effect = "Deny"
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    actions = [
+      "s3:*", # wildcard-exception: a TLS-only deny must cover every S3 action.
+    ]
+    resources = [
+      aws_s3_bucket.lake.arn,
+      "${aws_s3_bucket.lake.arn}/*", # wildcard-exception: the deny applies to every object in the bucket.
+    ]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid    = "DenyOutdatedTls"
+    effect = "Deny"
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    actions = [
+      "s3:*", # wildcard-exception: a TLS-version deny must cover every S3 action.
+    ]
+    resources = [
+      aws_s3_bucket.lake.arn,
+      "${aws_s3_bucket.lake.arn}/*", # wildcard-exception: the deny applies to every object in the bucket.
+    ]
+    condition {
+      test     = "NumericLessThan"
+      variable = "s3:TlsVersion"
+      values   = ["1.2"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  policy = data.aws_iam_policy_document.lake.json
+
+  depends_on = [aws_s3_bucket_public_access_block.lake]
+}
+
+# ------------------------------------------------------- access-log bucket
+
+resource "aws_s3_bucket" "logs" {
+  #checkov:skip=CKV_AWS_18:This is the access-log target; logging it into itself would loop.
+  #checkov:skip=CKV_AWS_144:Logs stay in the region of the data they describe (data residency).
+  #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to SSE-S3 (AES256) buckets; SSE-KMS targets are not supported.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes object events on the access-log bucket.
+  bucket = local.log_bucket
+}
+
+resource "aws_s3_bucket_ownership_controls" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket                  = aws_s3_bucket.logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.access_log_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.logs]
+}
+
+data "aws_iam_policy_document" "logs" {
+  statement {
+    sid    = "AllowS3ServerAccessLogDelivery"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    actions = ["s3:PutObject"]
+    resources = [
+      "${aws_s3_bucket.logs.arn}/${local.log_prefix_root}*", # wildcard-exception: the log service names each log object itself.
+    ]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values = [
+        "arn:aws:s3:::${var.name_prefix}-*", # wildcard-exception: any bucket of this deployment may log here (lake, MWAA DAGs).
+      ]
+    }
+  }
+
+  statement {
+    sid    = "DenyInsecureTransport"
+    effect = "Deny"
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    actions = [
+      "s3:*", # wildcard-exception: a TLS-only deny must cover every S3 action.
+    ]
+    resources = [
+      aws_s3_bucket.logs.arn,
+      "${aws_s3_bucket.logs.arn}/*", # wildcard-exception: the deny applies to every object in the bucket.
+    ]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  policy = data.aws_iam_policy_document.logs.json
+
+  depends_on = [aws_s3_bucket_public_access_block.logs]
+}

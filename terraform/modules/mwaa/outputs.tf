@@ -1,0 +1,24 @@
+output "environment_name" {
+  description = "Name of the MWAA environment."
+  value       = aws_mwaa_environment.this.name
+}
+
+output "webserver_url" {
+  description = "Private web server URL (reachable from inside the VPC only)."
+  value       = aws_mwaa_environment.this.webserver_url
+}
+
+output "dag_bucket_name" {
+  description = "Bucket to sync dags/ into."
+  value       = aws_s3_bucket.dags.id
+}
+
+output "execution_role_arn" {
+  description = "Execution role of the environment."
+  value       = aws_iam_role.execution.arn
+}
+
+output "log_group_arn_pattern" {
+  description = "ARN pattern of the environment's log groups (for the KMS key policy)."
+  value       = local.log_groups
+}
