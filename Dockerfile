@@ -7,6 +7,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-install-project --extra stream
 COPY daas ./daas
 COPY producers ./producers
+COPY reference ./reference
 COPY stream_processors ./stream_processors
 COPY sinks ./sinks
 COPY schemas ./schemas
