@@ -32,6 +32,8 @@ from sinks.base import Batch, Record, Sink
 __all__ = ["S3ParquetSink", "manifest_key", "object_key", "s3_client"]
 
 MANIFEST_DIR = "_manifests"
+# Statuses worth another attempt; anything else (403, 404, 501 …) is a fault of ours.
+_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def s3_client(settings: Settings) -> Any:
@@ -44,7 +46,11 @@ def s3_client(settings: Settings) -> Any:
         region_name=settings.s3_region,
         aws_access_key_id=key_id.get_secret_value() if key_id else None,
         aws_secret_access_key=secret.get_secret_value() if secret else None,
-        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"}),
+        # Checksums only where S3 requires them: S3-compatible servers (S3Proxy, MinIO
+        # versions) answer 501 to the streaming-trailer checksums boto3 sends by default.
+        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"},
+                      request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"),
     )
 
 
@@ -86,7 +92,7 @@ class S3ParquetSink(Sink):
             raise Retryable(f"S3 unavailable writing s3://{self.bucket}/{key}: {exc}") from exc
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if status >= 500 or status in (408, 429):
+            if status in _TRANSIENT_STATUS:
                 raise Retryable(f"S3 answered {status} writing s3://{self.bucket}/{key}") from exc
             raise SinkError(f"S3 refused s3://{self.bucket}/{key}: {exc}") from exc
 

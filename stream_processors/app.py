@@ -39,6 +39,8 @@ def create_app(settings: Settings, *, app_id: str = APP_ID) -> faust.App:
     topics = settings.topics
     secret = settings.require("patient_key_secret").encode()
     facilities, icd10 = load_reference()
+    datadir = settings.runtime_dir.resolve() / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
@@ -52,7 +54,7 @@ def create_app(settings: Settings, *, app_id: str = APP_ID) -> faust.App:
         broker_commit_interval=1.0,
         web_enabled=False,
         topic_partitions=settings.kafka_partitions,
-        datadir=str(settings.runtime_dir.resolve() / "faust" / app_id),
+        datadir=str(datadir),
     )
     route_topics = {"lake": topics.clean_lake, "ops": topics.clean_ops}
     processor = Processor(

@@ -90,6 +90,9 @@ class Service(ABC):
         """Readiness probe used while waiting for start-up."""
         try:
             self.check_health()
+        except ImportError as exc:
+            # Waiting cannot help: this environment lacks the client (e.g. the Airflow one).
+            raise StackError(f"cannot health-check {self.name} from this environment: {exc}") from exc
         except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
             return False
         return True
