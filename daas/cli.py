@@ -158,9 +158,10 @@ def demo(records: int = typer.Option(5000, help="SimuHealth encounters to produc
     settings = load_settings()
     result = run_demo(settings, records=records, seed=seed,
                       progress=lambda msg: console.print(f"[bold]{msg}[/]"))
-    table = Table(title="encounters per region (valid records produced vs. warehouse)")
+    table = Table(title="encounters per region", caption="produced: valid records sent; lake: via S3 "
+                  "Parquet and the warehouse load; ops: via PostgreSQL and the replicator")
     for col, just in (("country", "left"), ("region", "left"), ("produced", "right"),
-                      ("lake (S3→warehouse)", "right"), ("ops (RDS→warehouse)", "right"), ("match", "center")):
+                      ("lake", "right"), ("ops", "right"), ("match", "center")):
         table.add_column(col, justify=just)
     regions = sorted(set(result.expected_by_region) | set(result.lake_by_region) | set(result.rds_by_region))
     all_match = True
