@@ -112,35 +112,93 @@ def sink(kind: str = typer.Argument(..., help="s3 or postgres"),
     out.print(f"{kind} sink: {stats.written} written, {stats.dead_lettered} dead-lettered in {stats.batches} batches")
 
 
+def _poll_gsheet(*, once: bool) -> None:
+    """Run the sheet poller until SIGINT/SIGTERM, or for one poll with --once."""
+    import logging
+    import signal
+    import threading
+
+    from pydantic import SecretStr
+
+    from producers.gsheet import GSheetConfig, build_poller
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    config = GSheetConfig(
+        row_key_secret=SecretStr(settings.require("patient_key_secret")),
+        sheet_id=settings.gsheet_id, local_path=settings.gsheet_local_path, tabs=tuple(settings.gsheet_tabs),
+        credentials_file=settings.gsheet_credentials_file, credentials_json=settings.gsheet_credentials_json,
+        poll_seconds=settings.gsheet_poll_seconds, reads_per_minute=settings.gsheet_reads_per_minute,
+        max_retries=settings.gsheet_max_retries, checkpoint_topic=settings.topics.gsheet_checkpoints,
+        api_base_url=settings.gsheet_api_base_url)
+    poller = build_poller(settings, config)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        if once:
+            r = poller.poll_once()
+            out.print(f"gsheet: {r.new} new, {r.changed} changed, {r.unchanged} unchanged rows in {r.tabs} tabs")
+        else:
+            stats = poller.run(should_stop=stop.is_set)
+            out.print(f"gsheet: {stats.polls} polls ({stats.failed_polls} skipped), {stats.emitted} rows emitted")
+    finally:
+        poller.producer.close()
+
+
 @app.command("produce")
 @_friendly
-def produce(source: str = typer.Argument(..., help="simuhealth"),
-            records: int = typer.Option(None, help="How many (default: run until stopped)."),
-            rate: float = typer.Option(None, help="Records per second (default: as fast as possible)."),
-            seed: int = typer.Option(42)) -> None:
-    """Produce SimuHealth encounters to the raw topic (live event time)."""
+def produce(source: str = typer.Argument(..., help="simuhealth or gsheet"),
+            records: int = typer.Option(None, help="simuhealth: how many (default: run until stopped)."),
+            rate: float = typer.Option(None, help="simuhealth: records per second (default: as fast as possible)."),
+            seed: int = typer.Option(42, help="simuhealth: generator seed."),
+            once: bool = typer.Option(False, "--once", help="gsheet: poll once and exit.")) -> None:
+    """Produce SimuHealth encounters, or poll the clinic spreadsheet (DAAS_GSHEET_*), into the raw topics."""
     import itertools
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from producers.kafka_producer import RecordProducer
     from producers.simuhealth import SimuHealthGenerator
     from schemas import SIMUHEALTH_ENCOUNTER
 
+    if source == "gsheet":
+        _poll_gsheet(once=once)
+        return
     if source != "simuhealth":
-        raise typer.BadParameter(f"{source!r}: this command produces simuhealth")
+        raise typer.BadParameter(f"{source!r}: the sources are simuhealth and gsheet")
     settings = load_settings()
-    now = datetime.now(tz=UTC)
-    generator = SimuHealthGenerator(seed, start=now - timedelta(days=1), end=now)
+    generator = SimuHealthGenerator(seed)
     producer = RecordProducer(settings, topic=settings.topics.raw_simuhealth,
                               schema_name=SIMUHEALTH_ENCOUNTER, source="simuhealth")
-    stream = generator.generate(records) if records else itertools.chain.from_iterable(
-        generator.generate(10_000) for _ in itertools.count())
-    try:
-        producer.produce_many(((r["encounter_id"], r) for r in stream), rate=rate)
-    except KeyboardInterrupt:
-        console.print("stopping: flushing what was produced")
-    finally:
-        producer.close()
+    # Live mode: event time is the wall clock; small bursts keep the rate smooth.
+    bursts = (generator.live(datetime.now(tz=UTC), 50) for _ in itertools.count())
+    stream = itertools.chain.from_iterable(bursts)
+    if records:
+        stream = itertools.islice(stream, records)
+    import signal
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    def _terminate(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)  # stop like Ctrl-C: flush before exiting
+    columns = (TextColumn("simuhealth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("produce", total=records)
+
+        def counted(items):  # noqa: ANN001, ANN202
+            for n, record in enumerate(items, 1):
+                if n % 500 == 0:
+                    progress.update(task, completed=n)
+                yield record["encounter_id"], record
+
+        try:
+            producer.produce_many(counted(stream), rate=rate)
+        except KeyboardInterrupt:
+            console.print("stopping: flushing what was produced")
+        finally:
+            producer.close()
     out.print(f"produced {producer.sent}, acknowledged {producer.report.delivered}")
 
 

@@ -36,6 +36,7 @@ class Topics(BaseSettings):
     dlq: str = "health.dlq.v1"
     surveillance_counts: str = "health.surveillance.counts.v1"
     surveillance_alerts: str = "health.surveillance.alerts.v1"
+    gsheet_checkpoints: str = "health.gsheet.checkpoints.v1"  # compacted; created by the sheet poller
 
 
 class Settings(BaseSettings):
@@ -73,6 +74,19 @@ class Settings(BaseSettings):
 
     patient_key_secret: SecretStr | None = None
     topics: Topics = Field(default_factory=Topics)
+
+    # The sheet poller (`daas produce gsheet`), one spreadsheet per process: a Google
+    # spreadsheet id (with service-account credentials from a key file outside the repo
+    # or the key JSON from a secret store), or a local CSV file / folder of CSV files.
+    gsheet_id: str | None = None
+    gsheet_local_path: Path | None = None
+    gsheet_tabs: list[str] = []
+    gsheet_credentials_file: Path | None = None
+    gsheet_credentials_json: SecretStr | None = None
+    gsheet_poll_seconds: float = Field(default=60.0, gt=0)
+    gsheet_reads_per_minute: int = Field(default=60, ge=1, le=6000)
+    gsheet_max_retries: int = Field(default=8, ge=0)
+    gsheet_api_base_url: str = "https://sheets.googleapis.com"
 
     # Processors: which clean topics each source's records go to ("lake" feeds the S3
     # sink, "ops" the Postgres sink), e.g. DAAS_ROUTES='{"simuhealth": ["lake", "ops"]}'.
