@@ -68,7 +68,8 @@ def reset_local_pipeline(settings: Settings) -> None:
 
     admin = create_admin(settings)
     names = [spec.name for spec in pipeline_topics(settings.topics, settings.kafka_partitions)]
-    existing = [n for n in names if n in admin.list_topics(timeout=10).topics]
+    internal = f"{settings.processor_app_id}-"  # the processor's table changelogs
+    existing = [n for n in admin.list_topics(timeout=10).topics if n in names or n.startswith(internal)]
     for future in admin.delete_topics(existing, operation_timeout=30).values():
         future.result()
     deadline = time.monotonic() + 30

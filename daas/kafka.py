@@ -59,6 +59,7 @@ def pipeline_topics(topics: Topics, partitions: int) -> list[TopicSpec]:
         TopicSpec(topics.clean_lake, partitions, retained(7)),
         TopicSpec(topics.clean_ops, partitions, retained(7)),
         TopicSpec(topics.dlq, partitions, retained(30)),
+        TopicSpec(topics.surveillance_cases, partitions, retained(7)),
         TopicSpec(topics.surveillance_counts, partitions, compacted),
         TopicSpec(topics.surveillance_alerts, partitions, compacted),
     ]

@@ -34,6 +34,7 @@ class Topics(BaseSettings):
     clean_lake: str = "health.clean.lake.v1"
     clean_ops: str = "health.clean.ops.v1"
     dlq: str = "health.dlq.v1"
+    surveillance_cases: str = "health.surveillance.cases.v1"  # repartitioned by district+diagnosis
     surveillance_counts: str = "health.surveillance.counts.v1"
     surveillance_alerts: str = "health.surveillance.alerts.v1"
     gsheet_checkpoints: str = "health.gsheet.checkpoints.v1"  # compacted; created by the sheet poller
@@ -92,6 +93,13 @@ class Settings(BaseSettings):
     # sink, "ops" the Postgres sink), e.g. DAAS_ROUTES='{"simuhealth": ["lake", "ops"]}'.
     routes: dict[str, list[str]] = {"simuhealth": ["ops"], "gsheet": ["lake"]}
     processing_guarantee: str = "at_least_once"
+    # Consumer group and prefix of the processor's internal topics (table changelogs).
+    processor_app_id: str = "daas-processor"
+    # A re-sent record (same record_id, same or older source version) is forwarded
+    # once within this window; entries older than the window are forgotten.
+    dedup_window_hours: float = Field(default=7 * 24, gt=0)
+    # Faust's HTTP view of the surveillance tables (off unless a port is given).
+    processor_web_port: int | None = Field(default=None, ge=1024, le=65535)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -1,30 +1,43 @@
-"""The Faust worker: raw topics in; clean routes, dead letters out.
+"""The Faust worker: raw topics in; clean routes, dead letters and surveillance out.
 
-``create_app`` wires the topics from the settings to ``pipeline.Processor``; no
-settings are read at import. Each batch's outputs are awaited until Kafka has
-acknowledged them before the batch's input events are acknowledged, and Faust
-flushes its producer before committing offsets, so an input offset is never
-committed ahead of its outputs (DESIGN.md §5). With ``exactly_once`` the outputs and
-the offsets commit in one Kafka transaction instead.
+``create_app`` wires the topics from the settings; no settings are read at import.
+
+Ordering that keeps the guarantees (DESIGN.md §5): for each batch, every output is
+awaited until Kafka acknowledged it, then the record is marked in the
+de-duplication table, then the batch's events are acknowledged; Faust flushes its
+producer before it commits offsets. With ``exactly_once`` the outputs, the table
+changelogs and the offsets commit in one Kafka transaction per input partition —
+which is why each output is sent with its own input event as the current event.
+
+Surveillance runs as a second agent: clean cases are re-keyed by country, district
+and diagnosis group (so all weeks of one series meet in one partition), counted per
+ISO week in a changelogged table, published to the compacted counts topic, and run
+through the outbreak detectors; each alert is published once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.streams import _current_event  # faust offers no public way to switch events inside a batch
 
 from daas.settings import Settings
 from schemas import AvroCodec
 from stream_processors.pipeline import InputMessage, Processor
 from stream_processors.reference_view import load_reference
+from stream_processors.surveillance import CaseKey, evaluate, incidence_per_100k
 from stream_processors.transform import Context
 
-__all__ = ["APP_ID", "BATCH_SIZE", "create_app"]
+__all__ = ["BATCH_SIZE", "create_app"]
 
-APP_ID = "daas-processor"
 BATCH_SIZE = 1000
 
 
@@ -34,13 +47,36 @@ def _headers(message: Any) -> list[tuple[str, bytes]]:
     return [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
 
 
-def create_app(settings: Settings, *, app_id: str = APP_ID) -> faust.App:
+@contextmanager
+def _as_current(event: faust.types.EventT) -> Iterator[None]:
+    """Make ``event`` the current event, so table writes and transactional sends use its partition."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _district_populations() -> dict[tuple[str, str], int]:
+    from reference import load_geography
+
+    geo = load_geography()
+    return {(f.country_code, f.district): geo.district(f.district_id).population
+            for f in geo.facilities.values()}
+
+
+def create_app(settings: Settings) -> faust.App:
     """A Faust app for ``settings``; run it with ``faust.Worker(app).execute_from_commandline()``."""
     topics = settings.topics
+    app_id = settings.processor_app_id
     secret = settings.require("patient_key_secret").encode()
     facilities, icd10 = load_reference()
+    populations = _district_populations()
     datadir = settings.runtime_dir.resolve() / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
+    web: dict[str, Any] = {"web_enabled": False}
+    if settings.processor_web_port:
+        web = {"web_enabled": True, "web_port": settings.processor_web_port, "web_bind": "127.0.0.1"}
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
@@ -52,9 +88,10 @@ def create_app(settings: Settings, *, app_id: str = APP_ID) -> faust.App:
         producer_acks=-1,
         producer_compression_type="lz4",
         broker_commit_interval=1.0,
-        web_enabled=False,
         topic_partitions=settings.kafka_partitions,
+        topic_allow_declare=True,
         datadir=str(datadir),
+        **web,
     )
     route_topics = {"lake": topics.clean_lake, "ops": topics.clean_ops}
     processor = Processor(
@@ -65,6 +102,20 @@ def create_app(settings: Settings, *, app_id: str = APP_ID) -> faust.App:
     raw = app.topic(topics.raw_simuhealth, topics.raw_gsheet, key_type=bytes, value_type=bytes)
     out = {name: app.topic(name, key_type=bytes, value_type=bytes)
            for name in (topics.clean_lake, topics.clean_ops, topics.dlq)}
+    cases_topic = app.topic(topics.surveillance_cases, key_type=bytes, value_type=bytes)
+    counts_topic = app.topic(topics.surveillance_counts, key_type=bytes, value_type=bytes)
+    alerts_topic = app.topic(topics.surveillance_alerts, key_type=bytes, value_type=bytes)
+
+    window_ms = int(settings.dedup_window_hours * 3600 * 1000)
+    # record_id -> [source_version, first seen (ms)]; co-partitioned with the raw topics,
+    # whose key (encounter id / sheet row) determines the record id.
+    def json_schema() -> faust.Schema:
+        return faust.Schema(key_serializer="json", value_serializer="json")
+
+    seen = app.Table("dedup", default=lambda: None, partitions=settings.kafka_partitions, schema=json_schema())
+    counts = app.Table("weekly-counts", default=int, partitions=settings.kafka_partitions, schema=json_schema())
+    alerted = app.Table("alerts-sent", default=bool, partitions=settings.kafka_partitions, schema=json_schema())
+    stats = {"processed": 0, "clean": 0, "dead_lettered": 0, "duplicates": 0}
 
     @app.agent(raw, name="process")
     async def process(stream: faust.StreamT) -> None:
@@ -75,9 +126,61 @@ def create_app(settings: Settings, *, app_id: str = APP_ID) -> faust.App:
                              _headers(e.message))
                 for e in events
             ]
-            outputs, dead = processor.process(batch)
-            pending = [await out[o.topic].send(key=o.key, value=o.value, headers=o.headers) for o in outputs]
-            pending += [await out[topics.dlq].send(key=d.key, value=d.value, headers=d.headers()) for d in dead]
+            results = processor.process(batch)
+            now_ms = int(time.time() * 1000)
+            pending, marks = [], []
+            for event, result in zip(events, results, strict=True):
+                with _as_current(event):
+                    if result.dead is not None:
+                        d = result.dead
+                        pending.append(await out[topics.dlq].send(key=d.key, value=d.value, headers=d.headers()))
+                        stats["dead_lettered"] += 1
+                        continue
+                    rid = str(result.record["record_id"])
+                    version = result.record["source_version"]
+                    previous = seen[rid]
+                    if previous is not None and previous[0] >= version and now_ms - previous[1] < window_ms:
+                        stats["duplicates"] += 1
+                        continue
+                    for o in result.outputs:
+                        pending.append(await out[o.topic].send(key=o.key, value=o.value, headers=o.headers))
+                    case = CaseKey(result.record["country_code"], result.record["district"],
+                                   result.record["diagnosis_group"])
+                    pending.append(await cases_topic.send(
+                        key=case.text().encode(), value=json.dumps([case.text(), result.record["epi_week"]]).encode()))
+                    marks.append((event, rid, version))
+                    stats["clean"] += 1
             await asyncio.gather(*pending)
+            for event, rid, version in marks:
+                with _as_current(event):
+                    seen[rid] = [version, now_ms]
+            stats["processed"] += len(events)
+
+    @app.agent(cases_topic, name="surveil")
+    async def surveil(stream: faust.StreamT) -> None:
+        async for value in stream:
+            series, week = json.loads(value)
+            key = CaseKey.parse(series)
+            counts[f"{series}|{week}"] += 1
+            population = populations.get((key.country_code, key.district))
+            count = counts[f"{series}|{week}"]
+            await counts_topic.send(key=f"{series}|{week}".encode(), value=json.dumps({
+                "country_code": key.country_code, "district": key.district,
+                "diagnosis_group": key.diagnosis_group, "epi_week": week, "cases": count,
+                "population": population, "incidence_per_100k": incidence_per_100k(count, population),
+            }).encode())
+            for alert in evaluate(key, week, lambda w: counts[f"{series}|{w}"], population):
+                if not alerted[alert.identity()]:
+                    alerted[alert.identity()] = True
+                    await alerts_topic.send(key=alert.identity().encode(), value=json.dumps(alert.as_dict()).encode())
+
+    @app.page("/surveillance/current")
+    async def current(web: Any, request: Any) -> Any:
+        """This worker's partitions: the current ISO week's counts and the alerts raised."""
+        iso = datetime.now(tz=UTC).isocalendar()
+        week = f"{iso.year}W{iso.week:02d}"
+        rows = [{"series": k.rsplit("|", 1)[0], "cases": v} for k, v in counts.items() if k.endswith(f"|{week}")]
+        alerts = sorted(k for k, v in alerted.items() if v)
+        return web.json({"epi_week": week, "counts": rows, "alerts": alerts, "stats": stats})
 
     return app

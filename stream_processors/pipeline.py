@@ -17,7 +17,7 @@ from schemas import CLEAN_ENCOUNTER, AvroCodec
 from stream_processors import rules
 from stream_processors.transform import Context, Rejected, to_clean
 
-__all__ = ["STAGE", "InputMessage", "Output", "Processor", "VERSION"]
+__all__ = ["STAGE", "VERSION", "InputMessage", "Output", "Processor", "Result"]
 
 STAGE = "processor"
 VERSION = "0.1.0"
@@ -43,6 +43,15 @@ class Output:
     headers: list[tuple[str, bytes]]
 
 
+@dataclass(frozen=True)
+class Result:
+    """What became of one input message: its outputs, or its dead letter."""
+
+    outputs: list[Output]
+    dead: DeadLetter | None = None
+    record: dict | None = None  # the clean record, for de-duplication and surveillance
+
+
 class Processor:
     """Decode → validate/normalise/de-identify → encode → route, for a batch."""
 
@@ -52,35 +61,36 @@ class Processor:
         self._routes = routes  # source name -> output topics
         self._context = context
 
-    def process(self, batch: Sequence[InputMessage]) -> tuple[list[Output], list[DeadLetter]]:
+    def process(self, batch: Sequence[InputMessage]) -> list[Result]:
+        """One result per input message, in order. Never raises for bad input."""
         ctx = self._context()
-        outputs: list[Output] = []
-        dead: list[DeadLetter] = []
-        clean_records: list[tuple[InputMessage, dict]] = []
+        results: list[Result] = []
         for msg in batch:
             try:
                 decoded = self._codec.decode(msg.value)
             except DecodeError as exc:
-                dead.append(self._dead(msg, [Reason(rules.DECODE_ERROR, str(exc))]))
+                results.append(Result([], self._dead(msg, [Reason(rules.DECODE_ERROR, str(exc))])))
                 continue
             ingested = datetime.fromtimestamp(msg.timestamp_ms / 1000, tz=UTC)
-            result = to_clean(decoded.schema.name, decoded.record, ingested_at=ingested, ctx=ctx)
-            if isinstance(result, Rejected):
-                dead.append(self._dead(msg, result.reasons))
-            else:
-                clean_records.append((msg, result))
-        for msg, record in clean_records:
+            try:
+                record = to_clean(decoded.schema.name, decoded.record, ingested_at=ingested, ctx=ctx)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # A record shape no rule anticipated: dead-letter it rather than stop the worker.
+                record = Rejected([Reason(rules.INVALID_VALUE, f"unexpected record shape: {type(exc).__name__}: {exc}")])
+            if isinstance(record, Rejected):
+                results.append(Result([], self._dead(msg, record.reasons)))
+                continue
             try:
                 value = self._codec.encode(CLEAN_ENCOUNTER, record)
             except SchemaError as exc:
-                dead.append(self._dead(msg, [Reason(rules.INVALID_VALUE, str(exc))]))
+                results.append(Result([], self._dead(msg, [Reason(rules.INVALID_VALUE, str(exc))])))
                 continue
             key = str(record["record_id"]).encode()
             headers = [(k, v) for k, v in msg.headers if k in _PASSED_HEADERS]
             headers.append(("source", record["source"].encode()))
-            for topic in self._routes.get(record["source"], ()):
-                outputs.append(Output(topic, key, value, headers))
-        return outputs, dead
+            outputs = [Output(topic, key, value, headers) for topic in self._routes.get(record["source"], ())]
+            results.append(Result(outputs, None, record))
+        return results
 
     @staticmethod
     def _dead(msg: InputMessage, reasons: list[Reason]) -> DeadLetter:

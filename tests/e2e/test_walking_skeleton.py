@@ -41,7 +41,7 @@ def pipeline(endpoints, unique_name):  # noqa: ANN001, ANN201
     topics = Topics(**{name: f"{run}.{default}" for name, default in Topics().model_dump().items()})
     settings = endpoints.settings(topics=topics, s3_prefix=run, s3_bucket="daas-lake",
                                   routes={"simuhealth": ["lake", "ops"], "gsheet": ["lake"]},
-                                  runtime_dir=f".runtime/tests/{run}")
+                                  runtime_dir=f".runtime/tests/{run}", processor_app_id=run)
     ensure_topics(create_admin(settings), pipeline_topics(topics, 3))
     s3 = s3_client(settings)
     if "daas-lake" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
@@ -78,7 +78,7 @@ def test_every_record_is_accounted_for_at_every_stage(pipeline, endpoints) -> No
     produced = producer.sent
 
     env = {**endpoints.env(), "DAAS_RUNTIME_DIR": str(settings.runtime_dir), "PATH": "/usr/bin:/bin",
-           "DAAS_ROUTES": json.dumps(settings.routes),
+           "DAAS_ROUTES": json.dumps(settings.routes), "DAAS_PROCESSOR_APP_ID": run,
            **{f"DAAS_TOPIC_{k.upper()}": v for k, v in topics.model_dump().items()}}
     proc = run_processor(env)
     try:

@@ -101,8 +101,11 @@ def test_the_pipeline_routes_clean_records_and_dead_letters_the_rest() -> None:
             for i, v in enumerate([codec.encode(SIMUHEALTH_ENCOUNTER, RAW),
                                    codec.encode(SIMUHEALTH_ENCOUNTER, bad), b"junk"])]
     proc = Processor(codec=codec, routes={"simuhealth": ["lake", "ops"]}, context=lambda: CTX)
-    outputs, dead = proc.process(msgs)
+    results = proc.process(msgs)
+    outputs = [o for r in results for o in r.outputs]
+    dead = [r.dead for r in results if r.dead is not None]
     assert [o.topic for o in outputs] == ["lake", "ops"]
+    assert results[0].record["source_key"] == RAW["encounter_id"]
     assert outputs[0].headers == [("trace_id", b"t"), ("source", b"simuhealth")]
     assert codec.decode(outputs[0].value).record["source_key"] == RAW["encounter_id"]
     assert [(d.source_offset, d.reasons[0].code) for d in dead] == [(1, "icd10_unknown"), (2, "decode_error")]

@@ -1,0 +1,126 @@
+"""Outbreak detection on weekly counts: two standard methods, no I/O.
+
+* **EARS C2** (CDC Early Aberration Reporting System), adapted to weekly counts: the
+  baseline is the 7 weeks ending 3 weeks before the current one (a 2-week guard band
+  keeps a growing outbreak out of its own baseline); the current week signals when
+  its count exceeds mean + 3 standard deviations of the baseline. The standard
+  deviation is floored at the Poisson value sqrt(mean) and at 1, so a flat baseline
+  of small counts does not turn every extra case into a signal, and at least
+  ``min_cases`` cases are needed.
+* **Fixed thresholds** for meningitis (WHO, districts in the African meningitis
+  belt): *alert* at 5 and *epidemic* at 10 suspected cases per 100,000 population
+  per week.
+
+The surveillance agent calls :func:`evaluate` whenever a district/diagnosis/week
+count changes; it emits each (district, diagnosis, week, level) alert once.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+__all__ = [
+    "EARS_BASELINE_LAG",
+    "EARS_BASELINE_WEEKS",
+    "MENINGITIS_ALERT_PER_100K",
+    "MENINGITIS_EPIDEMIC_PER_100K",
+    "Alert",
+    "CaseKey",
+    "ears_c2_threshold",
+    "evaluate",
+    "incidence_per_100k",
+    "shift_week",
+]
+
+EARS_BASELINE_WEEKS = 7
+EARS_BASELINE_LAG = 2  # guard band: weeks between the baseline and the current week
+EARS_K = 3.0
+MENINGITIS_ALERT_PER_100K = 5.0
+MENINGITIS_EPIDEMIC_PER_100K = 10.0
+
+
+@dataclass(frozen=True)
+class CaseKey:
+    """Where and what: the unit counts and alerts are kept for."""
+
+    country_code: str
+    district: str
+    diagnosis_group: str
+
+    def text(self) -> str:
+        return f"{self.country_code}|{self.district}|{self.diagnosis_group}"
+
+    @classmethod
+    def parse(cls, text: str) -> CaseKey:
+        country, district, group = text.split("|")
+        return cls(country, district, group)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One signal for one district, diagnosis group, ISO week and level."""
+
+    country_code: str
+    district: str
+    diagnosis_group: str
+    epi_week: str
+    level: str  # "aberration" (EARS C2), "alert" or "epidemic" (fixed thresholds)
+    method: str  # "ears_c2" or "who_meningitis_threshold"
+    cases: int
+    incidence_per_100k: float | None
+    threshold: float
+
+    def identity(self) -> str:
+        """Alerts are unique per district, disease, week and level."""
+        return f"{self.country_code}|{self.district}|{self.diagnosis_group}|{self.epi_week}|{self.level}"
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _monday(epi_week: str) -> date:
+    year, week = epi_week.split("W")
+    return date.fromisocalendar(int(year), int(week), 1)
+
+
+def shift_week(epi_week: str, weeks: int) -> str:
+    """The ISO week ``weeks`` after (negative: before) ``epi_week``, as 2026W48."""
+    iso = (_monday(epi_week) + timedelta(weeks=weeks)).isocalendar()
+    return f"{iso.year}W{iso.week:02d}"
+
+
+def incidence_per_100k(cases: int, population: int | None) -> float | None:
+    if not population:
+        return None
+    return cases * 100_000 / population
+
+
+def ears_c2_threshold(baseline: list[int], *, k: float = EARS_K) -> float:
+    """mean + k·sd of the baseline, sd floored at sqrt(mean) and 1."""
+    mean = statistics.fmean(baseline)
+    sd = statistics.stdev(baseline) if len(baseline) > 1 else 0.0
+    return mean + k * max(sd, math.sqrt(mean), 1.0)
+
+
+def evaluate(key: CaseKey, epi_week: str, count_of: Callable[[str], int], population: int | None,
+             *, min_cases: int = 5) -> list[Alert]:
+    """Every level the week's count reaches, by both methods (duplicates are filtered by the caller)."""
+    cases = count_of(epi_week)
+    incidence = incidence_per_100k(cases, population)
+    alerts: list[Alert] = []
+    baseline = [count_of(shift_week(epi_week, -(EARS_BASELINE_LAG + 1 + i))) for i in range(EARS_BASELINE_WEEKS)]
+    if any(baseline):  # no history at all: nothing to compare against yet
+        threshold = ears_c2_threshold(baseline)
+        if cases >= min_cases and cases > threshold:
+            alerts.append(Alert(key.country_code, key.district, key.diagnosis_group, epi_week, "aberration",
+                                "ears_c2", cases, incidence, round(threshold, 2)))
+    if key.diagnosis_group == "meningitis" and incidence is not None:
+        for level, limit in (("alert", MENINGITIS_ALERT_PER_100K), ("epidemic", MENINGITIS_EPIDEMIC_PER_100K)):
+            if incidence >= limit:
+                alerts.append(Alert(key.country_code, key.district, key.diagnosis_group, epi_week, level,
+                                    "who_meningitis_threshold", cases, incidence, limit))
+    return alerts
