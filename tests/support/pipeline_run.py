@@ -1,0 +1,113 @@
+"""Helpers for tests that run pipeline stages as real processes against real Kafka."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Message, TopicPartition
+
+from daas.kafka import create_admin, create_consumer, ensure_topics, pipeline_topics
+from daas.settings import Settings, Topics
+from tests.support.endpoints import Endpoints
+
+__all__ = ["Run", "Worker", "read_topic", "wait_for"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_for(what: str, done: Callable[[], bool], *, timeout: float, interval: float = 0.5,
+             alive: Callable[[], None] | None = None) -> None:
+    """Poll until ``done()``; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if alive is not None:
+            alive()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def read_topic(settings: Settings, topic: str, *, idle: float = 2.0) -> list[Message]:
+    """Every committed record of ``topic`` from the beginning (read_committed)."""
+    consumer = create_consumer(settings, f"reader-{time.monotonic_ns()}")
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        out: list[Message] = []
+        while batch := consumer.consume(2000, timeout=idle):
+            out.extend(m for m in batch if m.error() is None)
+        return out
+    finally:
+        consumer.close()
+
+
+@dataclass
+class Run:
+    """One test's private slice of the pipeline: its own topics, app id and prefixes."""
+
+    endpoints: Endpoints
+    name: str
+    routes: dict[str, list[str]] = field(default_factory=lambda: {"simuhealth": ["lake", "ops"], "gsheet": ["lake"]})
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.topics = Topics(**{k: f"{self.name}.{v}" for k, v in Topics().model_dump().items()})
+        self.settings = self.endpoints.settings(
+            topics=self.topics, routes=self.routes, processor_app_id=self.name,
+            runtime_dir=REPO / ".runtime" / "tests" / self.name, s3_prefix=self.name, **self.extra)
+        ensure_topics(create_admin(self.settings), pipeline_topics(self.topics, self.settings.kafka_partitions))
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = {**self.endpoints.env(), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "DAAS_RUNTIME_DIR": str(self.settings.runtime_dir), "DAAS_PROCESSOR_APP_ID": self.name,
+               "DAAS_ROUTES": json.dumps(self.routes), "DAAS_S3_PREFIX": self.name,
+               **{f"DAAS_TOPIC_{k.upper()}": v for k, v in self.topics.model_dump().items()}}
+        for key, value in self.extra.items():
+            env[f"DAAS_{key.upper()}"] = str(value)
+        env.update(overrides)
+        return env
+
+    def count(self, topic: str) -> int:
+        consumer = create_consumer(self.settings, "watermarks")
+        try:
+            parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+        finally:
+            consumer.close()
+
+
+class Worker:
+    """A processor worker in its own process (so it can be SIGKILLed like a crashed pod)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log
+        self._handle = log.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "stream_processors"], env=env, cwd=REPO,  # noqa: S603
+                                     stdout=self._handle, stderr=subprocess.STDOUT)
+
+    def assert_alive(self) -> None:
+        if self.proc.poll() is not None:
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"processor exited with {self.proc.returncode}:\n{tail}")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._handle.close()
