@@ -21,6 +21,7 @@ import asyncio
 import json
 import time
 import weakref
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from typing import Any
 import faust
 from faust.streams import _current_event  # faust offers no public way to switch events inside a batch
 
+from daas.kafka import DeliveryReport, create_producer, flush_or_raise
 from daas.settings import Settings
 from schemas import AvroCodec
 from stream_processors.pipeline import InputMessage, Processor
@@ -38,7 +40,8 @@ from stream_processors.transform import Context
 
 __all__ = ["BATCH_SIZE", "create_app"]
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000
+BATCH_WAIT = 0.5  # seconds a partial batch waits for more events
 
 
 def _headers(message: Any) -> list[tuple[str, bytes]]:
@@ -55,6 +58,46 @@ def _as_current(event: faust.types.EventT) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+class _KafkaSender:
+    """At-least-once outputs through librdkafka: batched in C, acknowledged per batch."""
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+        self._report = DeliveryReport()
+
+    async def send(self, event: Any, topic: str, key: bytes | None, value: bytes | None,
+                   headers: list[tuple[str, bytes]] | None = None, *, partition: int | None = None) -> None:
+        extra = {} if partition is None else {"partition": partition}
+        while True:
+            try:
+                self._producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._report, **extra)
+                return
+            except BufferError:
+                self._producer.poll(0.01)
+
+    async def acknowledged(self) -> None:
+        """Return once Kafka acknowledged everything sent; raise DeliveryError otherwise."""
+        await asyncio.get_running_loop().run_in_executor(None, flush_or_raise, self._producer, self._report)
+
+
+class _FaustSender:
+    """Exactly-once outputs through Faust: each send joins its input partition's transaction."""
+
+    def __init__(self, topics: dict[str, Any]) -> None:
+        self._topics = topics
+        self._pending: list[Any] = []
+
+    async def send(self, event: Any, topic: str, key: bytes | None, value: bytes | None,
+                   headers: list[tuple[str, bytes]] | None = None, *, partition: int | None = None) -> None:
+        with _as_current(event):
+            self._pending.append(await self._topics[topic].send(
+                key=key, value=value, headers=headers, partition=partition,
+                key_serializer="raw", value_serializer="raw"))
+
+    async def acknowledged(self) -> None:
+        await asyncio.gather(*self._pending)
 
 
 def _district_populations() -> dict[tuple[str, str], int]:
@@ -87,6 +130,10 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_compression_type="lz4",
+        producer_linger=0.01,
+        producer_max_batch_size=256 * 1024,
+        broker_max_poll_records=2000,
+        stream_buffer_maxsize=8192,
         broker_commit_interval=1.0,
         topic_partitions=settings.kafka_partitions,
         topic_allow_declare=True,
@@ -117,9 +164,18 @@ def create_app(settings: Settings) -> faust.App:
     alerted = app.Table("alerts-sent", default=bool, partitions=settings.kafka_partitions, schema=json_schema())
     stats = {"processed": 0, "clean": 0, "dead_lettered": 0, "duplicates": 0}
 
+    faust_topics = {name: app.topic(name, key_type=bytes, value_type=bytes)
+                    for name in (*out, topics.surveillance_cases)}
+    faust_topics[seen.changelog_topic.get_topic_name()] = seen.changelog_topic
+    if settings.processing_guarantee == "exactly_once":
+        sender_factory = lambda: _FaustSender(faust_topics)  # noqa: E731
+    else:
+        kafka_producer = create_producer(settings, **{"linger.ms": 5})
+        sender_factory = lambda: _KafkaSender(kafka_producer)  # noqa: E731
+
     @app.agent(raw, name="process")
     async def process(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=0.2):
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WAIT):
             batch = [
                 InputMessage(e.message.topic, e.message.partition, e.message.offset,
                              int(e.message.timestamp * 1000), e.message.key, e.message.value,
@@ -128,40 +184,55 @@ def create_app(settings: Settings) -> faust.App:
             ]
             results = processor.process(batch)
             now_ms = int(time.time() * 1000)
-            pending, marks = [], []
+            outputs, marks = sender_factory(), []
+            in_batch: dict[str, list[int]] = {}  # a re-send can share a batch with its original
+            # Surveillance deltas per input partition, so in exactly-once mode each
+            # delta commits in the transaction of the inputs it counts.
+            deltas: dict[int, Counter[tuple[str, str]]] = defaultdict(Counter)
+            last_event: dict[int, faust.types.EventT] = {}
             for event, result in zip(events, results, strict=True):
-                with _as_current(event):
-                    if result.dead is not None:
-                        d = result.dead
-                        pending.append(await out[topics.dlq].send(key=d.key, value=d.value, headers=d.headers()))
-                        stats["dead_lettered"] += 1
-                        continue
-                    rid = str(result.record["record_id"])
-                    version = result.record["source_version"]
-                    previous = seen[rid]
-                    if previous is not None and previous[0] >= version and now_ms - previous[1] < window_ms:
-                        stats["duplicates"] += 1
-                        continue
-                    for o in result.outputs:
-                        pending.append(await out[o.topic].send(key=o.key, value=o.value, headers=o.headers))
-                    case = CaseKey(result.record["country_code"], result.record["district"],
-                                   result.record["diagnosis_group"])
-                    pending.append(await cases_topic.send(
-                        key=case.text().encode(), value=json.dumps([case.text(), result.record["epi_week"]]).encode()))
-                    marks.append((event, rid, version))
-                    stats["clean"] += 1
-            await asyncio.gather(*pending)
+                if result.dead is not None:
+                    d = result.dead
+                    await outputs.send(event, topics.dlq, d.key, d.value, d.headers())
+                    stats["dead_lettered"] += 1
+                    continue
+                rid = str(result.record["record_id"])
+                version = result.record["source_version"]
+                previous = in_batch.get(rid) or seen.data.get(rid)
+                if previous is not None and previous[0] >= version and now_ms - previous[1] < window_ms:
+                    stats["duplicates"] += 1
+                    continue
+                in_batch[rid] = [version, now_ms]
+                for o in result.outputs:
+                    await outputs.send(event, o.topic, o.key, o.value, o.headers)
+                case = CaseKey(result.record["country_code"], result.record["district"],
+                               result.record["diagnosis_group"])
+                deltas[event.message.partition][(case.text(), result.record["epi_week"])] += 1
+                last_event[event.message.partition] = event
+                marks.append((event, rid, version))
+                stats["clean"] += 1
+            for partition, counter in deltas.items():
+                for (series, week), n in counter.items():
+                    await outputs.send(last_event[partition], topics.surveillance_cases, series.encode(),
+                                       json.dumps([series, week, n]).encode())
+            await outputs.acknowledged()
+            # Only now that the outputs are acknowledged are the records marked seen:
+            # the table's store, and its changelog on the input's partition (which is
+            # what Faust itself would send, without its one-message-at-a-time buffer).
+            changelog, marked = seen.changelog_topic.get_topic_name(), sender_factory()
             for event, rid, version in marks:
-                with _as_current(event):
-                    seen[rid] = [version, now_ms]
+                seen.data[rid] = [version, now_ms]
+                await marked.send(event, changelog, json.dumps(rid).encode(),
+                                  json.dumps([version, now_ms]).encode(), partition=event.message.partition)
+            await marked.acknowledged()
             stats["processed"] += len(events)
 
     @app.agent(cases_topic, name="surveil")
     async def surveil(stream: faust.StreamT) -> None:
         async for value in stream:
-            series, week = json.loads(value)
+            series, week, delta = json.loads(value)
             key = CaseKey.parse(series)
-            counts[f"{series}|{week}"] += 1
+            counts[f"{series}|{week}"] += delta
             population = populations.get((key.country_code, key.district))
             count = counts[f"{series}|{week}"]
             await counts_topic.send(key=f"{series}|{week}".encode(), value=json.dumps({
