@@ -204,9 +204,14 @@ def test_prod_database_is_deletion_protected_and_multi_az(environments):
         tfvars = tf_model.load_tfvars(environments[env].path / "terraform.tfvars")
         assert tfvars["rds_deletion_protection"] is expected, env
         assert tfvars["rds_multi_az"] is expected, env
-    prod_call = environments["prod"].one("module", "", "rds").body
-    assert prod_call["deletion_protection"] == "${var.rds_deletion_protection}"
-    assert prod_call["multi_az"] == "${var.rds_multi_az}"
+    # prod root -> modules/platform -> modules/rds_postgres, unchanged on the way.
+    prod_call = environments["prod"].one("module", "", "platform").body
+    assert prod_call["rds_deletion_protection"] == "${var.rds_deletion_protection}"
+    assert prod_call["rds_multi_az"] == "${var.rds_multi_az}"
+    platform = tf_model.load_dir((environments["prod"].path / prod_call["source"]).resolve())
+    rds_call = platform.one("module", "", "rds").body
+    assert rds_call["deletion_protection"] == "${var.rds_deletion_protection}"
+    assert rds_call["multi_az"] == "${var.rds_multi_az}"
 
 
 def test_redshift_private_encrypted_vpc_routed_ssl_only(all_blocks):

@@ -15,6 +15,7 @@ from tests.terraform.tf_model import parse_blocks
 EXPECTED_MODULES = {
     "kms", "network", "data_lake", "msk", "rds_postgres", "redshift",
     "ecr", "stream_services", "mwaa", "airbyte",
+    "platform",  # composition of all the others, called once by each environment
 }
 APP_SETTING_OUTPUTS = {
     "DAAS_KAFKA_BOOTSTRAP_SERVERS",
@@ -150,9 +151,10 @@ def test_unresolved_references_are_flagged(tmp_path: Path):
     assert not any("var.name" in f for f in findings)
 
 
-def test_module_calls_match_module_variables(environments):
-    for env, config in environments.items():
-        assert tf_model.find_bad_module_calls(config) == [], env
+def test_module_calls_match_module_variables(configs):
+    # environments call modules/platform, which calls the other modules
+    for name, config in configs.items():
+        assert tf_model.find_bad_module_calls(config) == [], name
 
 
 def test_bad_module_calls_are_flagged(tmp_path: Path):
@@ -194,9 +196,9 @@ def test_tfvars_set_declared_variables_and_every_required_one(environments, env)
             assert name not in tfvars, f"secret {name} must not be committed in terraform.tfvars"
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_outputs_are_named_after_application_settings(environments, env):
-    outputs = environments[env].outputs()
+@pytest.mark.parametrize("env", ["dev", "prod", "modules/platform"])
+def test_outputs_are_named_after_application_settings(configs, env):
+    outputs = configs[env if "/" in env else f"environments/{env}"].outputs()
     assert APP_SETTING_OUTPUTS <= set(outputs)
     settings_map = outputs["application_settings"]["value"]
     assert set(settings_map) == APP_SETTING_OUTPUTS

@@ -2,8 +2,7 @@ provider "aws" {
   region              = var.aws_region
   allowed_account_ids = [var.aws_account_id]
 
-  # Every taggable resource carries these tags (tests/terraform asserts the
-  # keys); resources add only a Name or a tier where useful.
+  # On every taggable resource (tests/terraform asserts the keys).
   default_tags {
     tags = {
       project               = "daas-health-pipeline"
@@ -15,9 +14,7 @@ provider "aws" {
   }
 }
 
-# Self-managed Airbyte inside the VPC; the deploy runner reaches its API
-# through the VPC (see terraform/README.md). Credentials come from the
-# deploy pipeline's secret store as TF_VAR_* variables.
+# Self-managed Airbyte in the VPC (see terraform/README.md); credentials are TF_VAR_*.
 provider "airbyte" {
   server_url    = var.airbyte_server_url
   client_id     = var.airbyte_client_id
