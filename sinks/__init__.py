@@ -1,1 +1,12 @@
-"""Sinks: clean topics to durable stores. ``base`` owns the durable-then-commit order."""
+"""Sinks: clean topics to durable stores, exactly once in effect.
+
+- ``sinks.base``: the contract every sink implements and the one loop that runs it
+  (consume → buffer → decode → write durably → dead letters → commit), with the
+  buffering, budget, pause/resume and backoff logic written down once.
+- ``sinks.formats``: how records become bytes (Parquet from the Avro schema).
+- ``sinks.destinations``: where bytes go and which failures are worth a retry (S3).
+- ``sinks.lake``: the lake's object layout and the write-ahead ledger that keeps
+  object sets exact across crashes and replays.
+- ``sinks.s3_parquet`` and ``sinks.postgres``: the two sinks; ``python -m sinks``
+  runs either one.
+"""

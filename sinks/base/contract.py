@@ -1,0 +1,75 @@
+"""The contract a destination implements; the runner (``sinks.base.runner``) calls it.
+
+A sink only writes. It never consumes, commits, retries or sleeps: it makes a
+:class:`~sinks.base.batch.Batch` durable and says which records the destination
+refused one by one, or raises — ``daas.errors.Retryable`` when the destination is
+away (the runner pauses the partition, backs off and hands the same offsets again),
+anything else when the sink itself cannot go on (the runner stops).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from sinks.base.batch import Batch, Rejection
+from sinks.base.policy import FlushPolicy
+from sinks.base.ranges import KnownRanges
+
+__all__ = ["PartitionPlan", "PartitionStart", "Sink"]
+
+
+@dataclass(frozen=True)
+class PartitionStart:
+    """A partition the runner was just given, with where its consumer group stands."""
+
+    topic: str
+    partition: int
+    committed: int | None
+    low: int
+    high: int
+
+    @property
+    def position(self) -> int:
+        """Where consumption starts: the committed offset, or the earliest one when the
+        group has none or it is out of range (``auto.offset.reset=earliest``)."""
+        if self.committed is not None and self.low <= self.committed <= self.high:
+            return self.committed
+        return self.low
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    """A sink's answer to a new partition: where to start and which cuts to keep."""
+
+    seek_to: int | None = None
+    ranges: KnownRanges = field(default_factory=KnownRanges)
+
+
+class Sink(ABC):
+    """A destination. Subclasses write; :class:`sinks.base.SinkRunner` does the rest."""
+
+    name: str
+    version: str = "0.2.0"
+    policy: FlushPolicy = FlushPolicy()
+    # Columnar sinks read Avro logical types as primitives and convert in bulk.
+    logical_types: bool = True
+
+    def prepare(self, start: PartitionStart) -> PartitionPlan:
+        """Called once per newly assigned partition before anything is written to it;
+        may raise ``Retryable`` (the runner keeps the partition paused and asks again)."""
+        return PartitionPlan()
+
+    def release(self, topic: str, partition: int) -> None:  # noqa: B027 - optional hook
+        """The partition was revoked or lost: forget per-partition state."""
+
+    @abstractmethod
+    def write(self, batch: Batch) -> list[Rejection]:
+        """Make ``batch`` durable, idempotently (the same offsets may come again).
+
+        Return the records the destination refused individually, with the reason;
+        the runner dead-letters them and ``batch.undecodable``.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

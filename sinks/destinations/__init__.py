@@ -1,0 +1,1 @@
+"""Destinations: where bytes go, and which of their failures are worth a retry (S3)."""

@@ -1,0 +1,1 @@
+"""Formats: how records become bytes (Parquet typed by the Avro schema)."""

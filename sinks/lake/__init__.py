@@ -1,0 +1,1 @@
+"""The lake's object layout and the write-ahead ledger of the S3 sink."""

@@ -1,0 +1,70 @@
+"""Build a ready-to-run sink from settings: which sink, which topic, which group.
+
+Shared by ``python -m sinks`` (the process the tests and containers run) and ``daas
+sink`` (the CLI), so both start a sink the same way. Default consumer groups are
+``daas-s3-sink`` and ``daas-postgres-sink``; tuning overrides the sink's policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from daas.errors import ConfigurationError
+from daas.settings import Settings
+from sinks.base import Backoff, Budget, FlushPolicy, SinkRunner
+from sinks.postgres import DEFAULT_POLICY as POSTGRES_POLICY
+from sinks.postgres import PostgresSink
+from sinks.s3_parquet import DEFAULT_POLICY as S3_POLICY
+from sinks.s3_parquet import S3ParquetSink
+
+__all__ = ["KINDS", "SinkOptions", "build_runner", "default_group"]
+
+KINDS = ("s3", "postgres")
+
+
+@dataclass(frozen=True)
+class SinkOptions:
+    """Tuning a deployment may change; None keeps the sink's default."""
+
+    group_id: str | None = None
+    max_records: int | None = None
+    max_bytes: int | None = None
+    record_time_interval_ms: int | None = None
+    idle_seconds: float | None = None
+    budget_bytes: int | None = None
+    budget_records: int | None = None
+    max_backoff: float = 30.0
+    pg_schema: str = "public"
+    pg_table: str = "encounters"
+    session_timeout_ms: int | None = None
+
+
+def default_group(kind: str) -> str:
+    return f"daas-{kind}-sink"
+
+
+def _policy(base: FlushPolicy, options: SinkOptions) -> FlushPolicy:
+    changes = {name: getattr(options, name) for name in ("max_records", "max_bytes", "record_time_interval_ms",
+                                                         "idle_seconds") if getattr(options, name) is not None}
+    return replace(base, **changes)
+
+
+def build_runner(settings: Settings, kind: str, options: SinkOptions | None = None) -> SinkRunner:
+    """The runner for sink ``kind`` ("s3" reads the lake topic, "postgres" the ops topic)."""
+    options = options or SinkOptions()
+    sink: S3ParquetSink | PostgresSink
+    if kind == "s3":
+        sink = S3ParquetSink(settings, policy=_policy(S3_POLICY, options))
+        topic = settings.topics.clean_lake
+    elif kind == "postgres":
+        sink = PostgresSink(settings, schema=options.pg_schema, table=options.pg_table,
+                            policy=_policy(POSTGRES_POLICY, options))
+        topic = settings.topics.clean_ops
+    else:
+        raise ConfigurationError(f"unknown sink {kind!r}; the sinks are {', '.join(KINDS)}")
+    budget_defaults = Budget()
+    budget = Budget(max_bytes=options.budget_bytes or budget_defaults.max_bytes,
+                    max_records=options.budget_records or budget_defaults.max_records)
+    consumer = {"session.timeout.ms": options.session_timeout_ms} if options.session_timeout_ms else {}
+    return SinkRunner(settings, sink, topic=topic, group_id=options.group_id or default_group(kind), budget=budget,
+                      backoff=lambda: Backoff(maximum=options.max_backoff), consumer_config=consumer)
