@@ -1,64 +1,111 @@
-"""Stand-in for Airbyte, locally: RDS ``encounters`` → warehouse ``rds.encounters``.
+"""Stand-in for Airbyte, locally: RDS ``encounters`` → warehouse ``<rds>.encounters``.
 
-Same semantics as the Airbyte connection on AWS (incremental, append + deduped on
-``record_id``, cursor on ``updated_at``): rows whose ``updated_at`` is past the saved
-cursor are upserted, newest ``updated_at`` wins, and the cursor is saved in the
-warehouse in the same transaction. The cursor is re-read with a small overlap,
-because a transaction can commit a row with an ``updated_at`` earlier than rows
-already seen; the upsert makes re-reading harmless.
+On AWS an Airbyte connection (Postgres source, Redshift destination) does this sync;
+Airbyte cannot run in the local stack, so this module reproduces the connection's
+semantics and nothing more:
+
+- incremental, cursor on ``updated_at`` (the Postgres sink moves it on every change);
+- "append + deduped" on the primary key ``record_id``: the final table holds one row
+  per record, the one with the newest cursor value;
+- the cursor is kept in the warehouse (``<rds>.replication_state``) and saved in the
+  same transaction as the rows, so a crash never skips or half-applies a sync;
+- like Airbyte's incremental mode without CDC, hard deletes are not propagated.
+
+The cursor is re-read with an overlap (``OVERLAP``) because a transaction can commit a
+row whose ``updated_at`` is earlier than rows already seen; the deduplicating upsert
+makes re-reading harmless. Rows move with ``COPY ... TO STDOUT`` from RDS straight into
+``COPY ... FROM STDIN`` on the warehouse, then one set-based upsert: no per-row Python.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import sql
 
 from sinks.avro_types import encounter_columns
 
-__all__ = ["OVERLAP", "replicate_encounters"]
+__all__ = ["OVERLAP", "ReplicationReport", "ensure_replica_tables", "replicate", "replicate_encounters"]
 
 OVERLAP = timedelta(seconds=30)
-_STREAM = "encounters"
 
 
-def _ensure(conn: psycopg.Connection) -> list[str]:
-    cols = encounter_columns()
-    defs = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in cols)
+@dataclass(frozen=True)
+class ReplicationReport:
+    rows_read: int
+    rows_written: int
+    cursor: datetime | None
+
+
+def _names() -> list[str]:
+    return [c.name for c in encounter_columns()] + ["updated_at"]
+
+
+def ensure_replica_tables(conn: psycopg.Connection, schema: str = "rds") -> None:
+    """Create ``<schema>.encounters`` and ``<schema>.replication_state`` (idempotent)."""
+    defs = sql.SQL(", ").join(
+        sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(c.sql_type),
+                                  sql.SQL("" if c.nullable else " not null"))
+        for c in encounter_columns())
     with conn.transaction():
-        conn.execute("create schema if not exists rds")
-        conn.execute(sql.SQL("create table if not exists rds.encounters ({}, updated_at timestamptz not null, "
-                             "primary key (record_id))").format(defs))
-        conn.execute("create table if not exists rds.replication_state (stream text primary key, "
-                     "cursor_value timestamptz not null, synced_at timestamptz not null default now())")
-    return [c.name for c in cols] + ["updated_at"]
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("create table if not exists {} ({}, updated_at timestamptz not null, "
+                             "primary key (record_id))").format(sql.Identifier(schema, "encounters"), defs))
+        conn.execute(sql.SQL("create table if not exists {} (stream text primary key, "
+                             "cursor_value timestamptz not null, synced_at timestamptz not null default now())")
+                     .format(sql.Identifier(schema, "replication_state")))
+
+
+def replicate(source: psycopg.Connection, warehouse: psycopg.Connection, *, source_table: str = "encounters",
+              source_schema: str | None = None, target_schema: str = "rds") -> ReplicationReport:
+    """Copy rows changed since the saved cursor; newest ``updated_at`` wins per ``record_id``.
+
+    ``source_schema`` None reads ``source_table`` through the source connection's
+    search_path. Called by the ``rds_to_redshift_sync`` DAG (local mode) and the demo.
+    """
+    ensure_replica_tables(warehouse, target_schema)
+    names = _names()
+    cols = sql.SQL(", ").join(map(sql.Identifier, names))
+    source_ident = sql.Identifier(source_schema, source_table) if source_schema else sql.Identifier(source_table)
+    target = sql.Identifier(target_schema, "encounters")
+    state = sql.Identifier(target_schema, "replication_state")
+    stream = f"{source_schema}.{source_table}" if source_schema else source_table
+    sets = sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n))
+                              for n in names if n != "record_id")
+    with warehouse.transaction(), warehouse.cursor() as dst:
+        # Lock the stream's state row: two syncs of one stream never interleave.
+        dst.execute(sql.SQL("select cursor_value from {} where stream = %s for update").format(state), (stream,))
+        row = dst.fetchone()
+        saved = row[0] if row else None
+        where = (sql.SQL("where updated_at > {}").format(sql.Literal(saved - OVERLAP)) if saved
+                 else sql.SQL(""))
+        dst.execute(sql.SQL("create temp table _daas_replica ({}) on commit drop").format(
+            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type))
+                               for c in encounter_columns())
+            + sql.SQL(", updated_at timestamptz not null")))
+        with (source.cursor() as src,
+              src.copy(sql.SQL("copy (select {} from {} {}) to stdout").format(cols, source_ident, where)) as out,
+              dst.copy(sql.SQL("copy _daas_replica ({}) from stdin").format(cols)) as into):
+            for chunk in out:
+                into.write(chunk)
+        dst.execute("select count(*), max(updated_at) from _daas_replica")
+        read, newest = dst.fetchone()  # type: ignore[misc]
+        dst.execute(sql.SQL(
+            "insert into {target} ({cols}) select distinct on (record_id) {cols} from _daas_replica "
+            "order by record_id, updated_at desc on conflict (record_id) do update set {sets} "
+            "where {target}.updated_at < excluded.updated_at").format(target=target, cols=cols, sets=sets))
+        written = dst.rowcount
+        cursor = max(d for d in (saved, newest) if d is not None) if (saved or newest) else None
+        if cursor is not None:
+            dst.execute(sql.SQL("insert into {} (stream, cursor_value) values (%s, %s) on conflict (stream) "
+                                "do update set cursor_value = excluded.cursor_value, synced_at = now()").format(state),
+                        (stream, cursor))
+    return ReplicationReport(read, written, cursor)
 
 
 def replicate_encounters(source: psycopg.Connection, warehouse: psycopg.Connection, *,
-                         source_table: str = "encounters", batch_size: int = 5000) -> int:
+                         source_table: str = "encounters", target_schema: str = "rds") -> int:
     """Copy new and changed rows; return how many rows were read from the source."""
-    names = _ensure(warehouse)
-    row = warehouse.execute("select cursor_value from rds.replication_state where stream = %s", (_STREAM,)).fetchone()
-    cursor = row[0] - OVERLAP if row else None
-    cols = sql.SQL(", ").join(map(sql.Identifier, names))
-    query = sql.SQL("select {} from {} {} order by updated_at").format(
-        cols, sql.Identifier(source_table), sql.SQL("where updated_at > %s" if cursor else ""))
-    sets = sql.SQL(", ").join(sql.SQL("{} = excluded.{}").format(sql.Identifier(n), sql.Identifier(n))
-                              for n in names if n != "record_id")
-    upsert = sql.SQL("insert into rds.encounters ({}) values ({}) on conflict (record_id) do update set {} "
-                     "where rds.encounters.updated_at < excluded.updated_at").format(
-        cols, sql.SQL(", ").join(sql.Placeholder() * len(names)), sets)
-    read = 0
-    newest = row[0] if row else None
-    with source.cursor() as src, warehouse.transaction(), warehouse.cursor() as dst:
-        src.execute(query, (cursor,) if cursor else None)
-        while rows := src.fetchmany(batch_size):
-            dst.executemany(upsert, rows)
-            read += len(rows)
-            newest = rows[-1][-1] if newest is None or rows[-1][-1] > newest else newest
-        if newest is not None:
-            dst.execute("insert into rds.replication_state (stream, cursor_value) values (%s, %s) "
-                        "on conflict (stream) do update set cursor_value = excluded.cursor_value, synced_at = now()",
-                        (_STREAM, newest))
-    return read
+    return replicate(source, warehouse, source_table=source_table, target_schema=target_schema).rows_read

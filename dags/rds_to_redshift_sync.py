@@ -1,0 +1,84 @@
+"""rds_to_redshift_sync: RDS encounters into the warehouse, incremental and deduplicated.
+
+On AWS an Airbyte connection does the sync; locally the Airbyte stand-in
+(``warehouse.replicator``) does, with the same semantics. Which one runs is decided at
+run time from the Airflow Variable ``daas_warehouse`` (``rds_sync``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.providers.airbyte.operators.airbyte import AirbyteTriggerSyncOperator
+from airflow.providers.airbyte.sensors.airbyte import AirbyteJobSensor
+from airflow.sdk import DAG, CronTriggerTimetable, task
+
+from warehouse.orchestration import TAGS, fatal_errors_fail_fast, runtime_config, schedule_setting, task_defaults
+
+_CHOICE = "{{ ti.xcom_pull(task_ids='choose_sync', key='%s') }}"
+
+with DAG(
+    dag_id="rds_to_redshift_sync",
+    schedule=CronTriggerTimetable(schedule_setting("rds_sync_cron", "*/15 * * * *"), timezone="UTC"),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,  # one sync at a time, as Airbyte itself allows per connection
+    default_args=task_defaults(),
+    render_template_as_native_obj=True,
+    tags=[*TAGS, "rds", "airbyte"],
+    doc_md=__doc__ + """
+`choose_sync` reads `rds_sync` from the Variable: **airbyte** triggers the Airbyte
+connection (`airbyte_connection_id`, incremental, append + deduped on `record_id`,
+cursor on `updated_at`) with `AirbyteTriggerSyncOperator(asynchronous=True)` and waits
+with a deferrable `AirbyteJobSensor`, so no worker slot is held while Airbyte works;
+**replicator** (the default, local) runs `warehouse.replicator` into `<rds>.encounters`.
+Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
+""",
+) as dag:
+
+    @task.branch(doc_md="Pick the Airbyte path or the local replicator from the Variable daas_warehouse.")
+    @fatal_errors_fail_fast
+    def choose_sync() -> str:
+        from airflow.sdk import get_current_context
+
+        config = runtime_config()
+        if config.rds_sync == "replicator":
+            return "replicate_locally"
+        ti = get_current_context()["ti"]
+        ti.xcom_push(key="airbyte_conn_id", value=config.airbyte_conn_id)
+        ti.xcom_push(key="airbyte_connection_id", value=config.airbyte_connection_id)
+        return "airbyte_trigger_sync"
+
+    @task(doc_md="The Airbyte stand-in: copy RDS rows changed since the saved cursor, newest wins.")
+    @fatal_errors_fail_fast
+    def replicate_locally() -> dict:
+        from daas.settings import load_settings
+        from warehouse import jobs
+
+        report = jobs.replicate_rds(runtime_config(), load_settings())
+        return {"rows_read": report.rows_read, "rows_written": report.rows_written,
+                "cursor": report.cursor.isoformat() if report.cursor else None}
+
+    trigger = AirbyteTriggerSyncOperator(
+        task_id="airbyte_trigger_sync",
+        airbyte_conn_id=_CHOICE % "airbyte_conn_id",
+        connection_id=_CHOICE % "airbyte_connection_id",
+        asynchronous=True,
+        deferrable=False,
+        execution_timeout=timedelta(minutes=10),
+        doc_md="Start a sync job on the Airbyte connection; returns its job id at once.",
+    )
+    wait = AirbyteJobSensor(
+        task_id="airbyte_wait_for_sync",
+        airbyte_conn_id=_CHOICE % "airbyte_conn_id",
+        airbyte_job_id=trigger.output,
+        deferrable=True,
+        poke_interval=60,
+        timeout=3 * 60 * 60,
+        execution_timeout=timedelta(hours=3),
+        doc_md="Wait (deferred, in the triggerer) for the Airbyte job to succeed; fail if it fails or is cancelled.",
+    )
+
+    choice = choose_sync()
+    choice >> replicate_locally()
+    choice >> trigger >> wait
