@@ -16,8 +16,11 @@ setup:
 demo: setup
 	.venv/bin/daas demo
 
+# The stack is started once and shared by both environments' tests (the Airflow
+# environment has no Kafka client, so it cannot start Kafka itself).
 test: setup
-	.venv/bin/pytest
+	.venv/bin/daas stack up
+	DAAS_TEST_KEEP_STACK=1 .venv/bin/pytest
 	.venvs/airflow/bin/pytest -o addopts=-ra tests/dags
 
 stack-up: setup

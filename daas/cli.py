@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -93,23 +94,66 @@ def stack_logs(service: str = typer.Argument(..., help="kafka, s3proxy or postgr
 @app.command("sink")
 @_friendly
 def sink(kind: str = typer.Argument(..., help="s3 or postgres"),
-         stop_when_idle: float = typer.Option(None, help="Exit after this many idle seconds.")) -> None:
-    """Run a sink in its consumer group (more instances share the partitions)."""
-    from sinks.base import SinkRunner
-    from sinks.postgres import PostgresSink
-    from sinks.s3_parquet import S3ParquetSink
+         group: str = typer.Option(None, help="Consumer group (default daas-<kind>-sink)."),
+         stop_when_idle: float = typer.Option(None, help="Exit after this many idle seconds."),
+         max_records: int = typer.Option(None, help="Records per write (the S3 sink: per file)."),
+         idle_seconds: float = typer.Option(None, help="Write a partition that got nothing for this long."),
+         budget_bytes: int = typer.Option(None, help="Bytes all partitions together may buffer.")) -> None:
+    """Run a sink in its consumer group (more instances share the partitions); SIGTERM
+    writes what is buffered and commits before exiting."""
+    import signal
 
+    from sinks.service import SinkOptions, build_runner
+
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    options = SinkOptions(group_id=group, max_records=max_records, idle_seconds=idle_seconds,
+                          budget_bytes=budget_bytes)
+    runner = build_runner(load_settings(), kind, options)
+    stats = runner.run(should_stop=lambda: stopping, stop_when_idle=stop_when_idle)
+    out.print(f"{kind} sink: {stats.written} written, {stats.dead_lettered} dead-lettered in {stats.batches} writes")
+
+
+@app.command("replay")
+@_friendly
+def replay(group: str = typer.Option(..., help="Consumer group to rewind; it must be stopped."),
+           topic: str = typer.Option(..., help="Topic name, or lake / ops for the clean topics."),
+           to_beginning: bool = typer.Option(False, "--to-beginning", help="The earliest offset Kafka still has."),
+           to_offset: int = typer.Option(None, help="This offset in every partition (clamped to what exists)."),
+           to_time: datetime = typer.Option(None, formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
+                                                            "%Y-%m-%d"],
+                                            help="The first record at or after this time (UTC unless a zone is "
+                                                 "given), e.g. 2026-11-20T06:00:00+01:00."),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing.")) -> None:
+    """Rewind a stopped consumer group on one topic, for all partitions (sinks are
+    idempotent: a replay repairs without duplicating)."""
+    from datetime import UTC
+
+    from daas.replay import Target, apply_replay, plan_replay, replay_table
+
+    chosen = [to_beginning, to_offset is not None, to_time is not None]
+    if sum(chosen) != 1:
+        raise typer.BadParameter("give exactly one of --to-beginning, --to-offset, --to-time")
     settings = load_settings()
-    if kind == "s3":
-        runner = SinkRunner(settings, S3ParquetSink(settings), topic=settings.topics.clean_lake,
-                            group_id="daas-s3-sink")
-    elif kind == "postgres":
-        runner = SinkRunner(settings, PostgresSink(settings), topic=settings.topics.clean_ops,
-                            group_id="daas-postgres-sink")
+    topic = {"lake": settings.topics.clean_lake, "ops": settings.topics.clean_ops}.get(topic, topic)
+    if to_beginning:
+        target = Target.beginning()
+    elif to_offset is not None:
+        target = Target.at_offset(to_offset)
     else:
-        raise typer.BadParameter(f"{kind!r}: the sinks are s3 and postgres")
-    stats = runner.run(stop_when_idle=stop_when_idle)
-    out.print(f"{kind} sink: {stats.written} written, {stats.dead_lettered} dead-lettered in {stats.batches} batches")
+        target = Target.at_time(to_time if to_time.tzinfo else to_time.replace(tzinfo=UTC))
+    plan = plan_replay(settings, group_id=group, topic=topic, target=target)
+    out.print(replay_table(plan))
+    if dry_run:
+        out.print("dry run: nothing changed")
+        return
+    apply_replay(settings, plan)
+    out.print(f"moved the offsets of {group} on {topic}; start the consumers again")
 
 
 def _poll_gsheet(*, once: bool) -> None:

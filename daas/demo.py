@@ -79,13 +79,12 @@ def reset_local_pipeline(settings: Settings) -> None:
     s3 = s3_client(settings)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.s3_bucket, Prefix=settings.s3_prefix + "/"):
         for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=settings.s3_bucket, Key=obj["Key"])
-    for dsn, tables in ((settings.require("rds_dsn"), ["public.encounters"]),
-                        (settings.require("warehouse_dsn"), ["lake.encounters", "lake.load_audit",
-                                                              "rds.encounters", "rds.replication_state"])):
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for table in tables:
-                conn.execute(f"drop table if exists {table}")
+            if not obj["Key"].endswith("/"):  # S3Proxy lists its folders as keys
+                s3.delete_object(Bucket=settings.s3_bucket, Key=obj["Key"])
+    with psycopg.connect(settings.require("rds_dsn"), autocommit=True) as conn:
+        conn.execute("drop table if exists public.encounters")
+    with psycopg.connect(settings.require("warehouse_dsn"), autocommit=True) as conn:
+        conn.execute("drop schema if exists published, analytics, lake, rds cascade")
     shutil.rmtree(settings.runtime_dir / "faust", ignore_errors=True)
 
 
@@ -116,7 +115,9 @@ def run_demo(settings: Settings, *, records: int, seed: int, progress: Callable[
     from sinks.base import SinkRunner
     from sinks.postgres import PostgresSink
     from sinks.s3_parquet import S3ParquetSink, s3_client
+    from warehouse.analytics import publish_analytics
     from warehouse.loader import load_new_manifests
+    from warehouse.postgres import PostgresWarehouse
     from warehouse.replicator import replicate_encounters
 
     settings = settings.model_copy(update={"routes": DEMO_ROUTES})
@@ -177,6 +178,7 @@ def run_demo(settings: Settings, *, records: int, seed: int, progress: Callable[
         load_new_manifests(settings, s3=s3_client(settings), conn=wh)
         with psycopg.connect(settings.require("rds_dsn"), autocommit=True) as rds:
             replicate_encounters(rds, wh)
+        publish_analytics(PostgresWarehouse(wh))
         lake = {(c, r): n for c, r, n in wh.execute(
             "select country_code, region, count(*) from lake.encounters group by 1, 2")}
         ops = {(c, r): n for c, r, n in wh.execute(

@@ -141,7 +141,7 @@ class AvroCodec:
         try:
             registered = self.registry.get_schema(schema_id)
             raw = json.loads(registered.schema_str)
-            writer_parsed = parse_schema(raw, _write_hint=False)
+            writer_parsed = parse_schema(raw)
         except Exception as exc:  # noqa: BLE001 - any registry failure means unreadable here
             raise DecodeError(f"schema id {schema_id} not readable from the registry: {exc}") from exc
         full_name = f"{raw.get('namespace', '')}.{raw['name']}".lstrip(".")

@@ -69,7 +69,7 @@ class StoredSchema:
 def _load(path: Path, name: str, version: int) -> StoredSchema:
     try:
         raw = json.loads(path.read_text())
-        parsed = parse_schema(raw, _write_hint=False)
+        parsed = parse_schema(raw)
     except (OSError, ValueError, Exception) as exc:  # fastavro raises plain Exception subclasses
         raise SchemaError(f"{path}: not a valid Avro schema: {exc}") from exc
     canonical = to_parsing_canonical_form(raw)
