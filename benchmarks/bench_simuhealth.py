@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--countries", nargs="*", help="ISO codes (default: every reference country)")
+    parser.add_argument("--produce", action="store_true",
+                        help="also measure generate + encode + produce to Kafka (needs `daas stack up`)")
     args = parser.parse_args()
     schema = parse_schema(json.loads(SCHEMA.read_text()))
 
@@ -66,7 +68,32 @@ def main() -> None:
     print(f"generate only:         {args.records / generate_only:>10,.0f} records/s  ({generate_only:.2f} s)")
     print(f"generate + Avro encode:{args.records / with_encode:>10,.0f} records/s  ({with_encode:.2f} s, "
           f"{encoded / args.records:.0f} bytes/record)")
+    if args.produce:
+        rate = _produce(args.seed, args.countries, args.records)
+        print(f"generate + encode + produce (acks=all, idempotent):{rate:>10,.0f} records/s")
     print(f"peak RSS:              {_peak_rss_mib():>10,.0f} MiB")
+
+
+def _produce(seed: int, countries: list[str] | None, n: int) -> float:
+    """Records/s through the project's producer into a fresh topic, until all are acknowledged."""
+    import uuid
+
+    from daas.kafka import TopicSpec, create_admin, ensure_topics
+    from daas.settings import load_settings
+    from producers.kafka_producer import RecordProducer
+    from schemas import SIMUHEALTH_ENCOUNTER
+
+    settings = load_settings()
+    topic = f"bench-simuhealth-{uuid.uuid4().hex[:8]}"
+    ensure_topics(create_admin(settings), [TopicSpec(topic, settings.kafka_partitions)])
+    producer = RecordProducer(settings, topic=topic, schema_name=SIMUHEALTH_ENCOUNTER, source="simuhealth")
+    started = time.perf_counter()
+    producer.produce_many((r["encounter_id"], r) for r in _generator(seed, countries).generate(n))
+    producer.close()
+    elapsed = time.perf_counter() - started
+    if producer.report.delivered != n:
+        raise SystemExit(f"only {producer.report.delivered} of {n} records were acknowledged")
+    return n / elapsed
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ import faust
 from faust.streams import _current_event  # faust offers no public way to switch events inside a batch
 
 from daas.kafka import DeliveryReport, create_producer, flush_or_raise
+from daas.errors import ConfigurationError
 from daas.settings import Settings
 from schemas import AvroCodec
 from stream_processors.pipeline import InputMessage, Processor
-from stream_processors.reference_view import load_reference
+from stream_processors.reference_view import country_aliases, load_reference
 from stream_processors.surveillance import CaseKey, evaluate, incidence_per_100k
 from stream_processors.transform import Context
 
@@ -114,6 +115,10 @@ def create_app(settings: Settings) -> faust.App:
     app_id = settings.processor_app_id
     secret = settings.require("patient_key_secret").encode()
     facilities, icd10 = load_reference()
+    aliases = country_aliases()
+    if not settings.local_mode and len(secret) < 32:
+        raise ConfigurationError("DAAS_PATIENT_KEY_SECRET must be at least 32 bytes outside local mode "
+                                 "(take it from the secret store, e.g. 64 random hex characters)")
     populations = _district_populations()
     datadir = settings.runtime_dir.resolve() / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +149,7 @@ def create_app(settings: Settings) -> faust.App:
     processor = Processor(
         codec=AvroCodec.from_settings(settings.schema_registry_url),
         routes={source: [route_topics[r] for r in names] for source, names in settings.routes.items()},
-        context=lambda: Context(facilities, icd10, secret, datetime.now(tz=UTC)),
+        context=lambda: Context(facilities, icd10, secret, datetime.now(tz=UTC), aliases),
     )
     raw = app.topic(topics.raw_simuhealth, topics.raw_gsheet, key_type=bytes, value_type=bytes)
     out = {name: app.topic(name, key_type=bytes, value_type=bytes)

@@ -10,7 +10,7 @@ the patient key and are never copied into the output.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -48,6 +48,8 @@ class Context:
     icd10: Mapping[str, IcdEntry]
     patient_secret: bytes
     now: datetime
+    # Other spellings of a country (ISO alpha-3, English name), case-folded -> alpha-2.
+    country_aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,12 +154,15 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime, ct
     if facility is None:
         reasons.append(Reason(rules.FACILITY_UNKNOWN, f"{facility_id} is not in the facility register", "facility_id"))
     else:
-        for field in ("country_code", "region", "district"):
-            sent = _text(f[field])
-            if sent and sent.casefold() != getattr(facility, field).casefold():
+        for name in ("country_code", "region", "district"):
+            sent = _text(f[name]).casefold()
+            if name == "country_code":
+                sent = ctx.country_aliases.get(sent, sent)
+            expected = getattr(facility, name)
+            if sent and sent != expected.casefold():
                 reasons.append(Reason(rules.GEOGRAPHY_MISMATCH,
-                                      f"{field} {sent!r} does not match the register's "
-                                      f"{getattr(facility, field)!r} for {facility_id}", field))
+                                      f"{name} {_text(f[name])!r} does not match the register's "
+                                      f"{expected!r} for {facility_id}", name))
 
     age = None
     birth_year = None

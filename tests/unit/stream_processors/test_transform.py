@@ -121,3 +121,29 @@ def test_dead_letter_headers_carry_reasons_and_origin() -> None:
     assert headers["dlq.reasons"] == b'[{"code":"icd10_unknown","field":"icd10_code","message":"no such code"}]'
     assert (headers["dlq.source.partition"], headers["dlq.source.offset"], headers["dlq.failed_at"]) == (b"2", b"41", b"5")
     assert len([k for k, _ in letter.headers() if k == "dlq.reason"]) == 1
+
+
+def test_country_spellings_are_normalised_to_the_register() -> None:
+    ctx = Context(CTX.facilities, CTX.icd10, CTX.patient_secret, NOW, {"nga": "ng", "nigeria": "ng"})
+    for spelling in ("NG", "ng", "NGA", "Nigeria"):
+        raw = copy.deepcopy(RAW)
+        raw["country_code"] = spelling
+        assert to_clean(SIMUHEALTH_ENCOUNTER, raw, ingested_at=NOW, ctx=ctx)["country_code"] == "NG"
+    raw = copy.deepcopy(RAW)
+    raw["country_code"] = "KEN"
+    assert codes(to_clean(SIMUHEALTH_ENCOUNTER, raw, ingested_at=NOW, ctx=ctx)) == [rules.GEOGRAPHY_MISMATCH]
+
+
+def test_the_same_patient_from_a_sheet_gets_the_same_key() -> None:
+    from schemas import SHEET_ROW
+
+    row = {"sheet_id": "1AbC", "tab": "Visits", "row_number": 3, "row_key": "R-3", "content_hash": "h",
+           "polled_at": NOW, "cells": {
+               "facility_id": "ng-la-ikj-001", "encounter_date": "2026-11-23", "patient_id": "SHEET-77",
+               "national_id": "12345678901", "sex": "f", "age_years": "35", "icd10_code": "b54",
+               "given_name": "Chiamaka", "phone": "+234 803 555 0142"}}
+    sheet = to_clean(SHEET_ROW, row, ingested_at=NOW, ctx=CTX)
+    ehr = clean(copy.deepcopy(RAW))
+    assert sheet["patient_key"] == ehr["patient_key"]
+    assert (sheet["source"], sheet["icd10_code"], sheet["facility_id"]) == ("gsheet", "B54", "NG-LA-IKJ-001")
+    assert "Chiamaka" not in repr(sheet) and "555" not in repr(sheet)
