@@ -21,6 +21,8 @@ from daas.settings import Settings, Topics
 
 __all__ = [
     "DeliveryError",
+    "client_security",
+    "msk_iam_token",
     "DeliveryReport",
     "TopicSpec",
     "create_admin",
@@ -65,6 +67,25 @@ def pipeline_topics(topics: Topics, partitions: int) -> list[TopicSpec]:
     ]
 
 
+def msk_iam_token(region: str) -> tuple[str, float]:
+    """An MSK IAM auth token and its expiry (seconds since the epoch), signed locally."""
+    from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+
+    token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
+    return token, expiry_ms / 1000
+
+
+def client_security(settings: Settings) -> dict[str, Any]:
+    """librdkafka security keys for the configured cluster (empty for the local stack)."""
+    config: dict[str, Any] = {"security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_auth == "aws_msk_iam":
+        if settings.kafka_security_protocol != "SASL_SSL":
+            raise ConfigurationError("DAAS_KAFKA_AUTH=aws_msk_iam needs DAAS_KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+        region = settings.require("kafka_aws_region")
+        config.update({"sasl.mechanism": "OAUTHBEARER", "oauth_cb": lambda _config: msk_iam_token(region)})
+    return config
+
+
 def _build(kind: type, config: dict[str, Any]) -> Any:
     try:
         return kind(config)
@@ -76,6 +97,7 @@ def create_producer(settings: Settings, **overrides: Any) -> Producer:
     """An idempotent producer (acks=all); ``overrides`` are librdkafka keys."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
+        **client_security(settings),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 20,
@@ -91,6 +113,7 @@ def create_consumer(settings: Settings, group_id: str, **overrides: Any) -> Cons
     """A consumer that never commits on its own and skips aborted transactions."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
+        **client_security(settings),
         "group.id": group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -103,7 +126,7 @@ def create_consumer(settings: Settings, group_id: str, **overrides: Any) -> Cons
 
 
 def create_admin(settings: Settings) -> AdminClient:
-    return _build(AdminClient, {"bootstrap.servers": settings.kafka_bootstrap_servers})
+    return _build(AdminClient, {"bootstrap.servers": settings.kafka_bootstrap_servers, **client_security(settings)})
 
 
 def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, replication_factor: int = 1,

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     schema_registry_url: str | None = None
+    # Amazon MSK: "SASL_SSL" with DAAS_KAFKA_AUTH=aws_msk_iam (tokens signed locally with
+    # the task role's credentials, for DAAS_KAFKA_AWS_REGION). Locally: PLAINTEXT, none.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_auth: str = "none"
+    kafka_aws_region: str | None = None
 
     s3_endpoint_url: str | None = "http://127.0.0.1:39000"
     s3_region: str = "us-east-1"
@@ -122,6 +127,20 @@ class Settings(BaseSettings):
             unknown = set(names) - {"lake", "ops"}
             if unknown:
                 raise ValueError(f"unknown route(s) {sorted(unknown)} for {source}; routes: lake, ops")
+        return value
+
+    @field_validator("kafka_security_protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        if value not in ("PLAINTEXT", "SSL", "SASL_SSL"):
+            raise ValueError(f"{value!r}: DAAS_KAFKA_SECURITY_PROTOCOL is PLAINTEXT, SSL or SASL_SSL")
+        return value
+
+    @field_validator("kafka_auth")
+    @classmethod
+    def _known_auth(cls, value: str) -> str:
+        if value not in ("none", "aws_msk_iam"):
+            raise ValueError(f"{value!r}: DAAS_KAFKA_AUTH is none or aws_msk_iam")
         return value
 
     @field_validator("processing_guarantee")

@@ -30,7 +30,7 @@ from typing import Any
 import faust
 from faust.streams import _current_event  # faust offers no public way to switch events inside a batch
 
-from daas.kafka import DeliveryReport, create_producer, flush_or_raise
+from daas.kafka import DeliveryReport, msk_iam_token, create_producer, flush_or_raise
 from daas.errors import ConfigurationError
 from daas.settings import Settings
 from schemas import AvroCodec
@@ -101,6 +101,26 @@ class _FaustSender:
         await asyncio.gather(*self._pending)
 
 
+def _broker_credentials(settings: Settings) -> dict[str, Any]:
+    """Faust (aiokafka) credentials matching ``daas.kafka.client_security``."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    import ssl
+
+    if settings.kafka_auth != "aws_msk_iam":
+        return {"broker_credentials": faust.SSLCredentials(ssl.create_default_context())}
+    from aiokafka.abc import AbstractTokenProvider
+
+    region = settings.require("kafka_aws_region")
+
+    class _MskIamTokens(AbstractTokenProvider):
+        async def token(self) -> str:
+            return await asyncio.get_running_loop().run_in_executor(None, lambda: msk_iam_token(region)[0])
+
+    return {"broker_credentials": faust.OAuthCredentials(oauth_cb=_MskIamTokens(),
+                                                        ssl_context=ssl.create_default_context())}
+
+
 def _district_populations() -> dict[tuple[str, str], int]:
     from reference import load_geography
 
@@ -143,6 +163,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.kafka_partitions,
         topic_allow_declare=True,
         datadir=str(datadir),
+        **_broker_credentials(settings),
         **web,
     )
     route_topics = {"lake": topics.clean_lake, "ops": topics.clean_ops}

@@ -141,6 +141,9 @@ module "stream_services" {
     DAAS_LOCAL_MODE               = "false"
     DAAS_RUNTIME_DIR              = "/var/lib/daas" # the task's writable volume
     DAAS_KAFKA_BOOTSTRAP_SERVERS  = module.msk.bootstrap_brokers_sasl_iam
+    DAAS_KAFKA_SECURITY_PROTOCOL  = "SASL_SSL"
+    DAAS_KAFKA_AUTH               = "aws_msk_iam" # tokens signed with the task role
+    DAAS_KAFKA_AWS_REGION         = local.region
     DAAS_KAFKA_PARTITIONS         = tostring(var.kafka_topic_partitions)
     DAAS_KAFKA_REPLICATION_FACTOR = tostring(var.msk_replication_factor)
     DAAS_S3_ENDPOINT_URL          = "https://s3.${local.region}.amazonaws.com"
