@@ -3,32 +3,34 @@
 ``create_app`` wires the topics from the settings; no settings are read at import.
 
 Ordering that keeps the guarantees (DESIGN.md §5): for each batch, every output is
-awaited until Kafka acknowledged it, then the record is marked in the
-de-duplication table, then the batch's events are acknowledged; Faust flushes its
-producer before it commits offsets. With ``exactly_once`` the outputs, the table
-changelogs and the offsets commit in one Kafka transaction per input partition —
-which is why each output is sent with its own input event as the current event.
+awaited until Kafka acknowledged it, then the records are marked in the
+de-duplication table (store and changelog, also acknowledged), and only then does
+the batch end and Faust acknowledge its events; Faust commits acknowledged offsets.
+A batch that fails ends the process before its events are acknowledged.
 
-Surveillance runs as a second agent: clean cases are re-keyed by country, district
-and diagnosis group (so all weeks of one series meet in one partition), counted per
-ISO week in a changelogged table, published to the compacted counts topic, and run
-through the outbreak detectors; each alert is published once.
+At least once (the default), outputs go through one librdkafka producer, batched.
+With ``exactly_once``, outputs, marks and offsets of an input partition commit in
+that partition's Kafka transaction.
+
+Surveillance runs as a second agent: per batch, clean cases are summed per country,
+district, diagnosis group and ISO week and sent keyed by the series (so all weeks of
+one series meet in one partition), counted in a changelogged table, published to
+the compacted counts topic, and run through the outbreak detectors; each alert is
+published once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import json
 import time
-import weakref
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from faust.streams import _current_event  # faust offers no public way to switch events inside a batch
 
 from daas.kafka import DeliveryReport, msk_iam_token, create_producer, flush_or_raise
 from daas.errors import ConfigurationError
@@ -41,6 +43,8 @@ from stream_processors.transform import Context
 
 __all__ = ["BATCH_SIZE", "create_app"]
 
+log = logging.getLogger(__name__)
+
 BATCH_SIZE = 2000
 BATCH_WAIT = 0.5  # seconds a partial batch waits for more events
 
@@ -49,16 +53,6 @@ def _headers(message: Any) -> list[tuple[str, bytes]]:
     headers = message.headers or []
     items = headers.items() if isinstance(headers, dict) else headers
     return [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
-
-
-@contextmanager
-def _as_current(event: faust.types.EventT) -> Iterator[None]:
-    """Make ``event`` the current event, so table writes and transactional sends use its partition."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 class _KafkaSender:
@@ -84,18 +78,25 @@ class _KafkaSender:
 
 
 class _FaustSender:
-    """Exactly-once outputs through Faust: each send joins its input partition's transaction."""
+    """Exactly-once outputs: each send joins the transaction of its input's partition.
 
-    def __init__(self, topics: dict[str, Any]) -> None:
-        self._topics = topics
+    Faust's own topic sends pick the transaction from the *destination* partition
+    (and none at all for topics this app does not consume), so we name the input
+    partition's transactional producer ourselves, as Faust's consumer does when it
+    commits that partition's offsets.
+    """
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
         self._pending: list[Any] = []
 
     async def send(self, event: Any, topic: str, key: bytes | None, value: bytes | None,
                    headers: list[tuple[str, bytes]] | None = None, *, partition: int | None = None) -> None:
-        with _as_current(event):
-            self._pending.append(await self._topics[topic].send(
-                key=key, value=value, headers=headers, partition=partition,
-                key_serializer="raw", value_serializer="raw"))
+        transactions = self._app.consumer.transactions
+        group = self._app.assignor.group_for_topic(event.message.topic)
+        transactional_id = f"{self._app.conf.id}-{group}-{event.message.partition}"
+        self._pending.append(await transactions.producer.send(
+            topic, key, value, partition, None, headers, transactional_id=transactional_id))
 
     async def acknowledged(self) -> None:
         await asyncio.gather(*self._pending)
@@ -190,68 +191,77 @@ def create_app(settings: Settings) -> faust.App:
     alerted = app.Table("alerts-sent", default=bool, partitions=settings.kafka_partitions, schema=json_schema())
     stats = {"processed": 0, "clean": 0, "dead_lettered": 0, "duplicates": 0}
 
-    faust_topics = {name: app.topic(name, key_type=bytes, value_type=bytes)
-                    for name in (*out, topics.surveillance_cases)}
-    faust_topics[seen.changelog_topic.get_topic_name()] = seen.changelog_topic
     if settings.processing_guarantee == "exactly_once":
-        sender_factory = lambda: _FaustSender(faust_topics)  # noqa: E731
+        sender_factory = lambda: _FaustSender(app)  # noqa: E731
     else:
         kafka_producer = create_producer(settings, **{"linger.ms": 5})
         sender_factory = lambda: _KafkaSender(kafka_producer)  # noqa: E731
 
+    async def _handle(events: list[Any]) -> None:
+        """Process one batch; returns only once every output and mark is acknowledged."""
+        batch = [
+            InputMessage(e.message.topic, e.message.partition, e.message.offset,
+                         int(e.message.timestamp * 1000), e.message.key, e.message.value,
+                         _headers(e.message))
+            for e in events
+        ]
+        results = processor.process(batch)
+        now_ms = int(time.time() * 1000)
+        outputs, marks = sender_factory(), []
+        in_batch: dict[str, list[int]] = {}  # a re-send can share a batch with its original
+        # Surveillance deltas per input partition, so in exactly-once mode each
+        # delta commits in the transaction of the inputs it counts.
+        deltas: dict[int, Counter[tuple[str, str]]] = defaultdict(Counter)
+        last_event: dict[int, faust.types.EventT] = {}
+        for event, result in zip(events, results, strict=True):
+            if result.dead is not None:
+                d = result.dead
+                await outputs.send(event, topics.dlq, d.key, d.value, d.headers())
+                stats["dead_lettered"] += 1
+                continue
+            rid = str(result.record["record_id"])
+            version = result.record["source_version"]
+            previous = in_batch.get(rid) or seen.data.get(rid)
+            if previous is not None and previous[0] >= version and now_ms - previous[1] < window_ms:
+                stats["duplicates"] += 1
+                continue
+            in_batch[rid] = [version, now_ms]
+            for o in result.outputs:
+                await outputs.send(event, o.topic, o.key, o.value, o.headers)
+            case = CaseKey(result.record["country_code"], result.record["district"],
+                           result.record["diagnosis_group"])
+            deltas[event.message.partition][(case.text(), result.record["epi_week"])] += 1
+            last_event[event.message.partition] = event
+            marks.append((event, rid, version))
+            stats["clean"] += 1
+        for partition, counter in deltas.items():
+            for (series, week), n in counter.items():
+                await outputs.send(last_event[partition], topics.surveillance_cases, series.encode(),
+                                   json.dumps([series, week, n]).encode())
+        await outputs.acknowledged()
+        # Only now that the outputs are acknowledged are the records marked seen:
+        # the table's store, and its changelog on the input's partition (which is
+        # what Faust itself would send, without its one-message-at-a-time buffer).
+        changelog, marked = seen.changelog_topic.get_topic_name(), sender_factory()
+        for event, rid, version in marks:
+            seen.data[rid] = [version, now_ms]
+            await marked.send(event, changelog, json.dumps(rid).encode(),
+                              json.dumps([version, now_ms]).encode(), partition=event.message.partition)
+        await marked.acknowledged()
+        stats["processed"] += len(events)
+
     @app.agent(raw, name="process")
     async def process(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WAIT):
-            batch = [
-                InputMessage(e.message.topic, e.message.partition, e.message.offset,
-                             int(e.message.timestamp * 1000), e.message.key, e.message.value,
-                             _headers(e.message))
-                for e in events
-            ]
-            results = processor.process(batch)
-            now_ms = int(time.time() * 1000)
-            outputs, marks = sender_factory(), []
-            in_batch: dict[str, list[int]] = {}  # a re-send can share a batch with its original
-            # Surveillance deltas per input partition, so in exactly-once mode each
-            # delta commits in the transaction of the inputs it counts.
-            deltas: dict[int, Counter[tuple[str, str]]] = defaultdict(Counter)
-            last_event: dict[int, faust.types.EventT] = {}
-            for event, result in zip(events, results, strict=True):
-                if result.dead is not None:
-                    d = result.dead
-                    await outputs.send(event, topics.dlq, d.key, d.value, d.headers())
-                    stats["dead_lettered"] += 1
-                    continue
-                rid = str(result.record["record_id"])
-                version = result.record["source_version"]
-                previous = in_batch.get(rid) or seen.data.get(rid)
-                if previous is not None and previous[0] >= version and now_ms - previous[1] < window_ms:
-                    stats["duplicates"] += 1
-                    continue
-                in_batch[rid] = [version, now_ms]
-                for o in result.outputs:
-                    await outputs.send(event, o.topic, o.key, o.value, o.headers)
-                case = CaseKey(result.record["country_code"], result.record["district"],
-                               result.record["diagnosis_group"])
-                deltas[event.message.partition][(case.text(), result.record["epi_week"])] += 1
-                last_event[event.message.partition] = event
-                marks.append((event, rid, version))
-                stats["clean"] += 1
-            for partition, counter in deltas.items():
-                for (series, week), n in counter.items():
-                    await outputs.send(last_event[partition], topics.surveillance_cases, series.encode(),
-                                       json.dumps([series, week, n]).encode())
-            await outputs.acknowledged()
-            # Only now that the outputs are acknowledged are the records marked seen:
-            # the table's store, and its changelog on the input's partition (which is
-            # what Faust itself would send, without its one-message-at-a-time buffer).
-            changelog, marked = seen.changelog_topic.get_topic_name(), sender_factory()
-            for event, rid, version in marks:
-                seen.data[rid] = [version, now_ms]
-                await marked.send(event, changelog, json.dumps(rid).encode(),
-                                  json.dumps([version, now_ms]).encode(), partition=event.message.partition)
-            await marked.acknowledged()
-            stats["processed"] += len(events)
+            try:
+                await _handle(events)
+            except BaseException:
+                # take_events acknowledges a batch's events when its body ends, even
+                # by an exception; Faust would then commit offsets whose outputs
+                # were never acknowledged. Die at once instead: nothing more is
+                # acknowledged or committed, and the restarted worker redoes the batch.
+                log.critical("batch failed; exiting without acknowledging it", exc_info=True)
+                os._exit(70)
 
     @app.agent(cases_topic, name="surveil")
     async def surveil(stream: faust.StreamT) -> None:
@@ -268,8 +278,11 @@ def create_app(settings: Settings) -> faust.App:
             }).encode())
             for alert in evaluate(key, week, lambda w: counts[f"{series}|{w}"], population):
                 if not alerted[alert.identity()]:
+                    # Delivered first, remembered second: a crash in between repeats the
+                    # alert rather than losing it.
+                    await (await alerts_topic.send(key=alert.identity().encode(),
+                                                   value=json.dumps(alert.as_dict()).encode()))
                     alerted[alert.identity()] = True
-                    await alerts_topic.send(key=alert.identity().encode(), value=json.dumps(alert.as_dict()).encode())
 
     @app.page("/surveillance/current")
     async def current(web: Any, request: Any) -> Any:
