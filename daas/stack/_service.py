@@ -27,6 +27,7 @@ class Service(ABC):
     """A server the stack starts, health-checks and stops; data and log under ``home``."""
 
     name: str
+    port_setting: str  # the DAAS_* variable that moves this service's port
 
     def __init__(self, home: Path, host: str, port: int) -> None:
         self.home = home
@@ -64,8 +65,7 @@ class Service(ABC):
         if port_is_open(self.host, self.port):
             raise StackError(
                 f"port {self.host}:{self.port} for {self.name} is taken by a process the stack "
-                f"did not start; stop it, or choose another port with the setting named in "
-                f"`daas stack --help`"
+                f"did not start; stop it, or choose another port with {self.port_setting}"
             )
         self.home.mkdir(parents=True, exist_ok=True)
         self._launch()

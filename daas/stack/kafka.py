@@ -31,6 +31,7 @@ class KafkaServer(Service):
     """A single-node KRaft cluster on loopback, formatted on first start."""
 
     name = "kafka"
+    port_setting = "DAAS_STACK_KAFKA_PORT"
 
     def __init__(self, home: Path, host: str, port: int, *, artifacts: Path, heap_mb: int = 768) -> None:
         super().__init__(home, host, port)

@@ -65,6 +65,7 @@ class PostgresServer(Service):
     """A PostgreSQL cluster on loopback with password (SCRAM) authentication."""
 
     name = "postgres"
+    port_setting = "DAAS_STACK_POSTGRES_PORT"
 
     def __init__(self, home: Path, host: str, port: int, *, user: str, password: str, databases: Sequence[str]) -> None:
         super().__init__(home, host, port)

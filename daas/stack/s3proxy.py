@@ -17,6 +17,7 @@ class S3ProxyServer(Service):
     """S3Proxy on loopback with AWS SigV4 auth and the jclouds filesystem store."""
 
     name = "s3proxy"
+    port_setting = "DAAS_STACK_S3_PORT"
 
     def __init__(
         self, home: Path, host: str, port: int, *, artifacts: Path, access_key: str, secret_key: str
