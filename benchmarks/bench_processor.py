@@ -24,9 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from confluent_kafka import TopicPartition  # noqa: E402
-
-from daas.kafka import create_admin, create_consumer, ensure_topics, pipeline_topics  # noqa: E402
+from daas.kafka import count_records, create_admin, ensure_topics, pipeline_topics  # noqa: E402
 from daas.settings import Topics, load_settings  # noqa: E402
 from producers.kafka_producer import RecordProducer  # noqa: E402
 from producers.simuhealth import SimuHealthGenerator  # noqa: E402
@@ -45,15 +43,6 @@ def _limit(values: list[bytes], secret: bytes) -> float:
     for start in range(0, len(msgs), 1000):
         processor.process(msgs[start:start + 1000])
     return len(msgs) / (time.perf_counter() - began)
-
-
-def _count(settings, topic: str) -> int:  # noqa: ANN001
-    consumer = create_consumer(settings, "bench-watermarks")
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
-    finally:
-        consumer.close()
 
 
 def main() -> None:
@@ -89,7 +78,7 @@ def main() -> None:
     peak_rss = 0
     try:
         while True:
-            done = _count(settings, topics.clean_ops)
+            done = count_records(settings, topics.clean_ops)
             now = time.perf_counter()
             if done and first is None:
                 first = (now, done)

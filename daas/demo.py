@@ -20,14 +20,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from confluent_kafka import TopicPartition
+from typing import Any
 
 from daas.errors import ConfigurationError, DaasError
-from daas.kafka import create_admin, create_consumer, ensure_topics, pipeline_topics
+from daas.kafka import count_records, create_admin, ensure_topics, pipeline_topics
 from daas.settings import Settings
 
-__all__ = ["DemoResult", "count_messages", "reset_local_pipeline", "run_demo", "run_processor"]
+__all__ = ["DemoResult", "reset_local_pipeline", "run_demo", "run_processor", "run_sinks_until_idle"]
 
 DEMO_ROUTES = {"simuhealth": ["lake", "ops"], "gsheet": ["lake"]}
 
@@ -43,18 +42,25 @@ class DemoResult:
     rds_by_region: dict[tuple[str, str], int]
 
 
-def count_messages(settings: Settings, topic: str) -> int:
-    """Records in a topic (high minus low watermark over partitions; no transactions here)."""
-    consumer = create_consumer(settings, "daas-watermarks")
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        total = 0
-        for p in parts:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high - low
-        return total
-    finally:
-        consumer.close()
+def run_sinks_until_idle(settings: Settings, *, s3_group: str, postgres_group: str,
+                         postgres_schema: str = "public", idle: float = 3.0,
+                         timeout: float | None = None) -> list[Any]:
+    """Run the S3 sink (lake topic) and the Postgres sink (ops topic) side by side until
+    both have been idle for ``idle`` seconds (waiting at most ``timeout`` for each);
+    return their runners, for their stats."""
+    from sinks.base import SinkRunner
+    from sinks.postgres import PostgresSink
+    from sinks.s3_parquet import S3ParquetSink
+
+    runners = [SinkRunner(settings, S3ParquetSink(settings), topic=settings.topics.clean_lake, group_id=s3_group),
+               SinkRunner(settings, PostgresSink(settings, schema=postgres_schema),
+                          topic=settings.topics.clean_ops, group_id=postgres_group)]
+    threads = [threading.Thread(target=r.run, kwargs={"stop_when_idle": idle}) for r in runners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return runners
 
 
 def reset_local_pipeline(settings: Settings) -> None:
@@ -112,9 +118,7 @@ def run_demo(settings: Settings, *, records: int, seed: int, progress: Callable[
     from producers.kafka_producer import RecordProducer
     from producers.simuhealth import SimuHealthGenerator
     from schemas import SIMUHEALTH_ENCOUNTER
-    from sinks.base import SinkRunner
-    from sinks.postgres import PostgresSink
-    from sinks.s3_parquet import S3ParquetSink, s3_client
+    from sinks.s3_parquet import s3_client
     from warehouse.analytics import publish_analytics
     from warehouse.loader import load_new_manifests
     from warehouse.postgres import PostgresWarehouse
@@ -152,26 +156,20 @@ def run_demo(settings: Settings, *, records: int, seed: int, progress: Callable[
     env = {**os.environ, **_settings_env(settings), "DAAS_ROUTES": json.dumps(DEMO_ROUTES)}
     proc = run_processor(env)
     try:
-        _wait("the processor", lambda: count_messages(settings, topics.clean_ops)
-              + count_messages(settings, topics.dlq) >= produced, timeout=300, proc=proc)
-        _wait("the lake route", lambda: count_messages(settings, topics.clean_lake)
-              >= count_messages(settings, topics.clean_ops), timeout=60, proc=proc)
+        _wait("the processor", lambda: count_records(settings, topics.clean_ops)
+              + count_records(settings, topics.dlq) >= produced, timeout=300, proc=proc)
+        _wait("the lake route", lambda: count_records(settings, topics.clean_lake)
+              >= count_records(settings, topics.clean_ops), timeout=60, proc=proc)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    clean, dead = count_messages(settings, topics.clean_ops), count_messages(settings, topics.dlq)
+    clean, dead = count_records(settings, topics.clean_ops), count_records(settings, topics.dlq)
 
     progress("running the S3 Parquet sink and the Postgres sink until they are idle")
-    runners = [SinkRunner(settings, S3ParquetSink(settings), topic=topics.clean_lake, group_id="daas-s3-sink"),
-               SinkRunner(settings, PostgresSink(settings), topic=topics.clean_ops, group_id="daas-postgres-sink")]
-    threads = [threading.Thread(target=r.run, kwargs={"stop_when_idle": 3.0}) for r in runners]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_sinks_until_idle(settings, s3_group="daas-s3-sink", postgres_group="daas-postgres-sink")
 
     progress("loading the warehouse from the lake manifests and replicating RDS")
     with psycopg.connect(settings.require("warehouse_dsn"), autocommit=True) as wh:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from daas.errors import ConfigurationError, DaasError, Retryable
@@ -22,6 +22,7 @@ from daas.settings import Settings, Topics
 __all__ = [
     "DeliveryError",
     "client_security",
+    "count_records",
     "msk_iam_token",
     "DeliveryReport",
     "TopicSpec",
@@ -157,6 +158,18 @@ def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, replication
             break
         time.sleep(0.1)
     return created
+
+
+def count_records(settings: Settings, topic: str) -> int:
+    """Records in a topic: high minus low watermark over its partitions (transaction
+    markers count too, so this is exact only for topics written without transactions)."""
+    consumer = create_consumer(settings, "daas-watermarks")
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(high - low for low, high in
+                   (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts))
+    finally:
+        consumer.close()
 
 
 @dataclass

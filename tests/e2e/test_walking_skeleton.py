@@ -12,7 +12,6 @@ import io
 import json
 import signal
 import subprocess
-import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -20,15 +19,15 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from daas.demo import count_messages, run_processor
+from daas.demo import run_processor, run_sinks_until_idle
+from daas.kafka import count_records
 from daas.kafka import create_admin, ensure_topics, pipeline_topics
 from daas.settings import Topics
 from producers.kafka_producer import RecordProducer
 from producers.simuhealth import SimuHealthGenerator
 from schemas import SIMUHEALTH_ENCOUNTER
-from sinks.base import SinkRunner
-from sinks.postgres import PostgresSink
-from sinks.s3_parquet import S3ParquetSink, s3_client
+from sinks.s3_parquet import s3_client
+from tests.support.pipeline_run import read_topic
 from warehouse.loader import load_new_manifests
 from warehouse.replicator import replicate_encounters
 
@@ -85,7 +84,7 @@ def test_every_record_is_accounted_for_at_every_stage(pipeline, endpoints) -> No
         import time
 
         deadline = time.monotonic() + 240
-        while count_messages(settings, topics.clean_ops) + count_messages(settings, topics.dlq) < produced:
+        while count_records(settings, topics.clean_ops) + count_records(settings, topics.dlq) < produced:
             assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
             assert time.monotonic() < deadline, "processor did not catch up in 240 s"
             time.sleep(0.5)
@@ -97,21 +96,9 @@ def test_every_record_is_accounted_for_at_every_stage(pipeline, endpoints) -> No
             proc.kill()
 
     # Stage 1: produced = clean + dead-lettered, with the right reasons.
-    from daas.kafka import create_consumer
-    from confluent_kafka import TopicPartition
-
-    def read_all(topic: str) -> list:  # noqa: ANN202
-        consumer = create_consumer(settings, f"{run}-reader")
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
-        out = []
-        while batch := consumer.consume(1000, timeout=2.0):
-            out.extend(m for m in batch if m.error() is None)
-        consumer.close()
-        return out
-
-    dead = read_all(topics.dlq)
-    clean_ops = read_all(topics.clean_ops)
-    clean_lake = read_all(topics.clean_lake)
+    dead = read_topic(settings, topics.dlq)
+    clean_ops = read_topic(settings, topics.clean_ops)
+    clean_lake = read_topic(settings, topics.clean_lake)
     reasons = Counter(dict(m.headers())["dlq.reason"].decode() for m in dead)
     assert reasons == invalid
     assert len(clean_ops) + len(dead) == produced
@@ -119,14 +106,8 @@ def test_every_record_is_accounted_for_at_every_stage(pipeline, endpoints) -> No
 
     # Stage 2: both sinks.
     rds_schema = schema
-    runners = [SinkRunner(settings, S3ParquetSink(settings), topic=topics.clean_lake, group_id=f"{run}-s3"),
-               SinkRunner(settings, PostgresSink(settings, schema=rds_schema), topic=topics.clean_ops,
-                          group_id=f"{run}-pg")]
-    threads = [threading.Thread(target=r.run, kwargs={"stop_when_idle": 3.0}) for r in runners]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    runners = run_sinks_until_idle(settings, s3_group=f"{run}-s3", postgres_group=f"{run}-pg",
+                                   postgres_schema=rds_schema, timeout=120)
     assert [r.stats.written for r in runners] == [len(valid_ids), len(valid_ids)]
 
     s3 = s3_client(settings)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from confluent_kafka import Message, TopicPartition
 
-from daas.kafka import create_admin, create_consumer, ensure_topics, pipeline_topics
+from daas.kafka import count_records, create_admin, create_consumer, ensure_topics, pipeline_topics
 from daas.settings import Settings, Topics
 from tests.support.endpoints import Endpoints
 
@@ -76,12 +76,7 @@ class Run:
         return env
 
     def count(self, topic: str) -> int:
-        consumer = create_consumer(self.settings, "watermarks")
-        try:
-            parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-            return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
-        finally:
-            consumer.close()
+        return count_records(self.settings, topic)
 
 
 class Worker:
