@@ -11,7 +11,8 @@ import re
 import uuid
 from datetime import date
 
-__all__ = ["RECORD_NAMESPACE", "age_band", "age_on", "patient_key", "normalise_patient_identifier", "record_id"]
+__all__ = ["RECORD_NAMESPACE", "age_band", "age_on", "normalise_patient_identifier", "patient_key", "record_id",
+           "sheet_source_key"]
 
 # Fixed namespace for record ids: changing it would change every record_id.
 RECORD_NAMESPACE = uuid.UUID("6f1d3a52-8c1e-5b0a-9d57-2f9d1c4b7e10")
@@ -24,6 +25,20 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 def record_id(source: str, source_key: str) -> uuid.UUID:
     """UUIDv5 of source + source key: a re-sent record gets the same id."""
     return uuid.uuid5(RECORD_NAMESPACE, f"{source}\x1f{source_key}")
+
+
+def sheet_source_key(secret: bytes, sheet_id: str, tab: str, row_key: str) -> str:
+    """``sheet/tab/`` and a keyed hash of the row key; empty when the row has no key.
+
+    Clinics key their rows however they like, and some use the patient's record
+    number: the row key is hashed (HMAC-SHA256, first 128 bits) so that it never
+    reaches the clean topics or the warehouse, while staying stable per row.
+    """
+    row_key = row_key.strip()
+    if not row_key:
+        return ""
+    digest = hmac.new(secret, f"daas/gsheet/source-key/v1\n{row_key}".encode(), hashlib.sha256).hexdigest()
+    return f"{sheet_id}/{tab}/{digest[:32]}"
 
 
 def normalise_patient_identifier(country_code: str, national_id: str | None,

@@ -17,7 +17,14 @@ from typing import Any, Protocol
 from daas.dead_letter import Reason
 from schemas.store import SHEET_ROW, SIMUHEALTH_ENCOUNTER
 from stream_processors import rules
-from stream_processors.deidentify import age_band, age_on, normalise_patient_identifier, patient_key, record_id
+from stream_processors.deidentify import (
+    age_band,
+    age_on,
+    normalise_patient_identifier,
+    patient_key,
+    record_id,
+    sheet_source_key,
+)
 
 __all__ = ["Context", "Facility", "IcdEntry", "Rejected", "to_clean"]
 
@@ -63,7 +70,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _canonical(source: str, raw: dict[str, Any]) -> dict[str, Any]:
+def _canonical(source: str, raw: dict[str, Any], secret: bytes) -> dict[str, Any]:
     """Flatten either raw shape into one set of fields (still untrusted)."""
     if source == SIMUHEALTH_ENCOUNTER:
         patient, diagnosis = raw["patient"], raw["diagnosis"]
@@ -82,7 +89,7 @@ def _canonical(source: str, raw: dict[str, Any]) -> dict[str, Any]:
     cells = raw["cells"]
     return {
         "source": "gsheet",
-        "source_key": f"{raw['sheet_id']}/{raw['tab']}/{raw['row_key']}",
+        "source_key": sheet_source_key(secret, raw["sheet_id"], raw["tab"], raw["row_key"]),
         "source_version": int(raw["polled_at"].timestamp() * 1000),
         "facility_id": cells.get("facility_id"), "country_code": cells.get("country_code"),
         "region": cells.get("region"), "district": cells.get("district"),
@@ -132,7 +139,7 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime, ct
     """The clean encounter for one decoded raw record, or why it cannot be one."""
     if schema_name not in (SIMUHEALTH_ENCOUNTER, SHEET_ROW):
         return Rejected([Reason(rules.UNSUPPORTED_RECORD, f"processors do not read {schema_name} records")])
-    f = _canonical(schema_name, raw)
+    f = _canonical(schema_name, raw, ctx.patient_secret)
     reasons = rules.check_required(
         f, ("source_key", "facility_id", "event_time", "patient_id", "sex", "icd10_code"))
     if reasons:

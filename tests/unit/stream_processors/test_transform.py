@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from daas.dead_letter import DeadLetter, Reason
-from schemas import AvroCodec, CLEAN_ENCOUNTER, SIMUHEALTH_ENCOUNTER
+from schemas import CLEAN_ENCOUNTER, SIMUHEALTH_ENCOUNTER, AvroCodec
 from stream_processors import rules
 from stream_processors.deidentify import age_band, record_id
 from stream_processors.pipeline import InputMessage, Processor
@@ -147,3 +147,25 @@ def test_the_same_patient_from_a_sheet_gets_the_same_key() -> None:
     assert sheet["patient_key"] == ehr["patient_key"]
     assert (sheet["source"], sheet["icd10_code"], sheet["facility_id"]) == ("gsheet", "B54", "NG-LA-IKJ-001")
     assert "Chiamaka" not in repr(sheet) and "555" not in repr(sheet)
+
+
+def test_a_sheet_row_key_never_reaches_the_clean_record() -> None:
+    """Clinics may key rows by the patient's record number: the source key carries a keyed hash of it."""
+    from dataclasses import replace
+
+    from schemas import SHEET_ROW
+
+    mrn = "MRN-0042-IKJ"
+    row = {"sheet_id": "1AbC", "tab": "Visits", "row_number": 3, "row_key": f" {mrn} ", "content_hash": "h",
+           "polled_at": NOW, "cells": {
+               "facility_id": "NG-LA-IKJ-001", "encounter_date": "2026-11-23", "patient_id": mrn,
+               "sex": "m", "age_years": "7", "icd10_code": "B54"}}
+    record = to_clean(SHEET_ROW, row, ingested_at=NOW, ctx=CTX)
+    prefix, _, digest = record["source_key"].rpartition("/")
+    assert prefix == "1AbC/Visits" and len(digest) == 32 and mrn not in repr(record)
+    assert record["record_id"] == record_id("gsheet", record["source_key"])
+    again = to_clean(SHEET_ROW, {**row, "row_key": mrn}, ingested_at=NOW, ctx=CTX)
+    assert again["record_id"] == record["record_id"]  # stable per row, whatever the spacing
+    other_secret = to_clean(SHEET_ROW, row, ingested_at=NOW, ctx=replace(CTX, patient_secret=b"another secret"))
+    assert other_secret["source_key"] != record["source_key"]  # keyed: not a guessable plain hash
+    assert codes(to_clean(SHEET_ROW, {**row, "row_key": "  "}, ingested_at=NOW, ctx=CTX)) == [rules.REQUIRED_MISSING]
