@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # A re-sent record (same record_id, same or older source version) is forwarded
     # once within this window; entries older than the window are forgotten.
     dedup_window_hours: float = Field(default=7 * 24, gt=0)
+    # Weeks the live surveillance keeps per partition, back from the newest week it
+    # has seen; a case for an older week is late: it reaches the lake, not the live
+    # counts. Must exceed the EARS baseline's reach (9 weeks); detection judges a
+    # week only while its whole baseline is kept.
+    surveillance_horizon_weeks: int = Field(default=16, ge=10, le=104)
     # Faust's HTTP view of the surveillance tables (off unless a port is given).
     processor_web_port: int | None = Field(default=None, ge=1024, le=65535)
 

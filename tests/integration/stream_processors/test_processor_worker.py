@@ -48,6 +48,16 @@ def _clean_ids(run: Run, topic: str) -> list[bytes]:
     return [m.key() for m in read_topic(run.settings, topic)]
 
 
+def _latest_counts(run: Run) -> dict[str, dict]:
+    """The surveillance counts topic as a compacted reader sees it: the last count per series-week."""
+    return {m.key().decode(): json.loads(m.value())
+            for m in read_topic(run.settings, run.topics.surveillance_counts, idle=0.5)}
+
+
+def _cases_counted(run: Run) -> int:
+    return sum(v["cases"] for v in _latest_counts(run).values())
+
+
 @pytest.fixture
 def run(endpoints, unique_name) -> Run:  # noqa: ANN001
     return Run(endpoints, unique_name("proc"))
@@ -94,8 +104,9 @@ def test_kill_9_mid_stream_then_restart_reconciles_exactly(run: Run) -> None:
     assert partial < len(expected), "the worker finished before it could be killed mid-stream"
     worker = Worker(run.env(), run.settings.runtime_dir / "worker-2.log")
     try:
-        wait_for("the rest", lambda: len(set(_clean_ids(run, run.topics.clean_ops))) >= len(expected),
-                 timeout=240, interval=2, alive=worker.assert_alive)
+        wait_for("the rest, counted", lambda: len(set(_clean_ids(run, run.topics.clean_ops))) >= len(expected)
+                 and _cases_counted(run) >= len(expected), timeout=240, interval=2, alive=worker.assert_alive)
+        time.sleep(2)  # anything counted twice would show up now
     finally:
         worker.stop()
     from schemas import AvroCodec
@@ -103,6 +114,8 @@ def test_kill_9_mid_stream_then_restart_reconciles_exactly(run: Run) -> None:
     codec = AvroCodec()
     keys = {codec.decode(m.value()).record["source_key"] for m in read_topic(run.settings, run.topics.clean_ops)}
     assert keys == expected
+    # The replayed part reached surveillance twice; each record is still counted once.
+    assert _cases_counted(run) == len(expected)
 
 
 def test_two_workers_share_partitions_and_a_rebalance_loses_nothing(run: Run) -> None:
@@ -115,13 +128,14 @@ def test_two_workers_share_partitions_and_a_rebalance_loses_nothing(run: Run) ->
         wait_for("both workers in the group", lambda: _members(run) == 2, timeout=90, alive=second.assert_alive)
         first.stop()  # a rebalance hands A's partitions to B mid-stream
         expected = {r["encounter_id"] for r in data["valid"]}
-        wait_for("all records", lambda: len(set(_clean_ids(run, run.topics.clean_ops))) >= len(expected),
-                 timeout=240, interval=2, alive=second.assert_alive)
+        wait_for("all records, counted", lambda: len(set(_clean_ids(run, run.topics.clean_ops))) >= len(expected)
+                 and _cases_counted(run) >= len(expected), timeout=240, interval=2, alive=second.assert_alive)
     finally:
         first.stop()
         if second is not None:
             second.stop()
     assert len(set(_clean_ids(run, run.topics.clean_ops))) == len(expected)
+    assert _cases_counted(run) == len(expected)
 
 
 def _members(run: Run) -> int:
@@ -136,24 +150,32 @@ def eos_run(endpoints, unique_name) -> Run:  # noqa: ANN001
 
 
 def test_exactly_once_mode_survives_kill_9_without_a_single_duplicate(eos_run: Run) -> None:
+    """A worker in exactly-once mode is killed mid-transaction and restarted.
+
+    The restarted worker's transactional producers fence the dead one's open
+    transactions, so read_committed readers see every record once, and
+    surveillance counts each once.
+    """
     run = eos_run
-    data = _produce(run, 10000, seed=13)
+    data = _produce(run, 12000, seed=13)
     expected = [r["encounter_id"] for r in data["valid"]]
     worker = Worker(run.env(), run.settings.runtime_dir / "eos-1.log")
     try:
-        wait_for("committed output", lambda: len(_clean_ids(run, run.topics.clean_ops)) > 1000, timeout=180,
-                 interval=1, alive=worker.assert_alive)
+        wait_for("output", lambda: run.count(run.topics.clean_ops) > 2000, timeout=180, interval=0.1,
+                 alive=worker.assert_alive)
     finally:
         worker.kill()
+    assert len(_clean_ids(run, run.topics.clean_ops)) < len(expected), "the worker finished before it was killed"
     worker = Worker(run.env(), run.settings.runtime_dir / "eos-2.log")
     try:
-        wait_for("the rest", lambda: len(_clean_ids(run, run.topics.clean_ops)) >= len(expected),
-                 timeout=300, interval=2, alive=worker.assert_alive)
+        wait_for("the rest, counted", lambda: len(_clean_ids(run, run.topics.clean_ops)) >= len(expected)
+                 and _cases_counted(run) >= len(expected), timeout=300, interval=2, alive=worker.assert_alive)
         time.sleep(3)
     finally:
         worker.stop()
     ids = _clean_ids(run, run.topics.clean_ops)
     assert len(ids) == len(set(ids)) == len(expected)  # read_committed: no duplicates at all
+    assert _cases_counted(run) == len(expected)
 
 
 def test_surveillance_counts_alerts_and_the_web_view(endpoints, unique_name) -> None:  # noqa: ANN001
@@ -170,20 +192,16 @@ def test_surveillance_counts_alerts_and_the_web_view(endpoints, unique_name) -> 
     producer.close()
     worker = Worker(run.env(), run.settings.runtime_dir / "surv.log")
 
-    def latest_counts() -> dict[str, dict]:
-        return {m.key().decode(): json.loads(m.value())
-                for m in read_topic(run.settings, run.topics.surveillance_counts, idle=0.5)}
-
     try:
         wait_for("every clean case counted", lambda: run.count(run.topics.clean_ops) >= 40_000
-                 and sum(v["cases"] for v in latest_counts().values()) >= 40_000,
+                 and _cases_counted(run) >= 40_000,
                  timeout=300, interval=3, alive=worker.assert_alive)
         with urllib.request.urlopen("http://127.0.0.1:39066/surveillance/current", timeout=10) as resp:  # noqa: S310
             view = json.load(resp)
     finally:
         worker.stop()
-    assert sum(v["cases"] for v in latest_counts().values()) == len(set(_clean_ids(run, run.topics.clean_ops))) == 40_000
-    ikeja_w15 = latest_counts()["NG|Ikeja|diarrhoeal|2026W15"]
+    assert _cases_counted(run) == len(set(_clean_ids(run, run.topics.clean_ops))) == 40_000
+    ikeja_w15 = _latest_counts(run)["NG|Ikeja|diarrhoeal|2026W15"]
     assert ikeja_w15["incidence_per_100k"] == pytest.approx(ikeja_w15["cases"] * 100_000 / ikeja_w15["population"])
     alerts = [json.loads(m.value()) for m in read_topic(run.settings, run.topics.surveillance_alerts)]
     ikeja = sorted(a["epi_week"] for a in alerts if a["district"] == "Ikeja" and a["diagnosis_group"] == "diarrhoeal")
