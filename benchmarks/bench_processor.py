@@ -5,11 +5,11 @@ Run: ``python benchmarks/bench_processor.py --records 50000`` with the local sta
 
 * the limit: decode + validate/normalise/de-identify + encode of the same records by
   ``Processor.process`` in one Python process, no Kafka and no Faust;
-* the processor: one Faust worker (a subprocess, as deployed) draining a raw topic
-  that already holds the records, to the clean topic and the surveillance topics;
-  measured from its first clean output to the last, so start-up is excluded (and
-  reported separately);
-* the worker's peak RSS.
+* the processor: ``--workers`` Faust workers (subprocesses in one consumer group,
+  as deployed; default 1) draining a raw topic that already holds the records, to
+  the clean topic and the surveillance topics; measured from the first clean
+  output to the last, so start-up is excluded (and reported separately);
+* the largest worker's peak RSS.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def _limit(values: list[bytes], secret: bytes) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=1, help="Faust workers in the group (processes)")
     args = parser.parse_args()
     n = args.records
     run = f"bench-{uuid.uuid4().hex[:8]}"
@@ -72,8 +73,8 @@ def main() -> None:
     env = {**os.environ, "DAAS_PROCESSOR_APP_ID": run,
            **{f"DAAS_TOPIC_{k.upper()}": v for k, v in topics.model_dump().items()}}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "stream_processors"], env=env,  # noqa: S603
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen([sys.executable, "-m", "stream_processors"], env=env,  # noqa: S603
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(args.workers)]
     first = None
     peak_rss = 0
     try:
@@ -82,25 +83,28 @@ def main() -> None:
             now = time.perf_counter()
             if done and first is None:
                 first = (now, done)
-            try:
-                rss = int(Path(f"/proc/{proc.pid}/status").read_text().split("VmHWM:")[1].split()[0])
-                peak_rss = max(peak_rss, rss)
-            except (OSError, IndexError):
-                pass
-            if done >= n or proc.poll() is not None or now - started > 900:
+            for proc in procs:
+                try:
+                    rss = int(Path(f"/proc/{proc.pid}/status").read_text().split("VmHWM:")[1].split()[0])
+                    peak_rss = max(peak_rss, rss)
+                except (OSError, IndexError):
+                    pass
+            if done >= n or any(p.poll() is not None for p in procs) or now - started > 900:
                 break
             time.sleep(0.25)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
     last = time.perf_counter()
     assert first is not None, "the processor produced nothing"
     rate = (done - first[1]) / (last - first[0])
     print(f"records                      {n}")
     print(f"limit (process(), no Kafka)  {limit:10,.0f} records/s")
-    print(f"Faust processor              {rate:10,.0f} records/s  ({rate / limit:.0%} of the limit)")
+    print(f"Faust processor, {args.workers} worker(s) {rate:8,.0f} records/s  ({rate / limit:.0%} of the limit)")
     print(f"worker start-up to 1st out   {first[0] - started:10.1f} s")
-    print(f"worker peak RSS              {peak_rss / 1024:10.0f} MiB")
+    print(f"worker peak RSS (largest)    {peak_rss / 1024:10.0f} MiB")
     print(f"clean records out            {done}")
 
 
