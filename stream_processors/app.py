@@ -26,6 +26,7 @@ alert and remembering it).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -180,8 +181,9 @@ def create_app(settings: Settings) -> faust.App:
 
         sender_factory = lambda: TransactionalSender(app)  # noqa: E731
     else:
-        kafka_producer = create_producer(settings, **{"linger.ms": 5})
-        sender_factory = lambda: KafkaSender(kafka_producer)  # noqa: E731
+        # Created on the first batch: building the app connects to nothing.
+        shared_producer = functools.cache(lambda: create_producer(settings, **{"linger.ms": 5}))
+        sender_factory = lambda: KafkaSender(shared_producer())  # noqa: E731
 
     async def _handle(events: list[Any]) -> None:
         """Process one batch; returns only once every output and mark is acknowledged."""
