@@ -18,8 +18,8 @@ Two tables use it:
 ``CaseMembers`` (``series|week|record_id`` → 1)
     The cases counted by the ``surveil`` agent. A week's count is the number of its
     members, so counting is idempotent: an add that is already there and a remove
-    that is not change nothing, and a replayed or re-sent record is never counted
-    twice. Counts per series and week are an index over the store, rebuilt after
+    that is not change no count (their changelog records are written all the same),
+    and a replayed or re-sent record is never counted twice. Counts per series and week are an index over the store, rebuilt after
     every recovery. Weeks older than the horizon (the newest week the partition has
     seen, minus ``horizon_weeks``) are swept with tombstones; records for them are
     late and not counted live (the warehouse counts them).
