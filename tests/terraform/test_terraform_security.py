@@ -38,6 +38,16 @@ def _per_bucket(config: tf_model.ConfigDir, type_: str) -> dict[str, Block]:
     return {_target(b.body["bucket"]): b for b in config.of("resource", type_)}
 
 
+def _calls_of(modules: dict[str, tf_model.ConfigDir], name: str) -> list[tuple[str, Block]]:
+    """(calling module, module block) for every call of modules/<name>."""
+    return [
+        (caller, call)
+        for caller, config in modules.items()
+        for call in config.of("module")
+        if call.body.get("source") == f"../{name}"
+    ]
+
+
 # ------------------------------------------------------------ not public
 
 
@@ -57,15 +67,20 @@ def test_msk_has_public_access_disabled_and_no_unauthenticated_clients(all_block
 
 def test_every_bucket_blocks_all_public_access(modules):
     buckets = 0
-    for config in modules.values():
+    for name, config in modules.items():
         blocks = _per_bucket(config, "aws_s3_bucket_public_access_block")
+        # A bucket declared in a module called from other modules exists once per call.
+        instances = len(_calls_of(modules, name)) if name == "hardened_bucket" else 1
         for bucket in config.of("resource", "aws_s3_bucket"):
-            buckets += 1
+            buckets += instances
             assert bucket.name in blocks, f"{bucket.address} has no public access block"
             body = blocks[bucket.name].body
             for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
                 assert body[flag] is True, f"{bucket.address}: {flag}"
     assert buckets == 3  # lake, access logs, MWAA DAGs
+    assert sorted((caller, call.name) for caller, call in _calls_of(modules, "hardened_bucket")) == [
+        ("data_lake", "lake"), ("mwaa", "dags"),
+    ]
 
 
 def test_no_ingress_from_the_internet(all_blocks):
@@ -151,6 +166,10 @@ def test_buckets_encrypted_versioned_logged_tls_only(modules):
         log_targets = {
             _target(b.body["target_bucket"]) for b in logging.values() if expr(b.body["target_bucket"])
             and expr(b.body["target_bucket"]).startswith("aws_s3_bucket.")
+        } | {
+            _target(call.body["access_log_bucket_name"]) for call in config.of("module")
+            if call.body.get("source") == "../hardened_bucket"
+            and (expr(call.body["access_log_bucket_name"]) or "").startswith("aws_s3_bucket.")
         }
         for bucket in buckets:
             name = bucket.name
@@ -174,12 +193,19 @@ def test_buckets_encrypted_versioned_logged_tls_only(modules):
 
 
 def test_lake_moves_older_parquet_to_standard_ia(modules):
-    lake = modules["data_lake"]
-    rules = lake.one("resource", "aws_s3_bucket_lifecycle_configuration", "lake").body["rule"]
-    transitions = [t for r in rules for t in r.get("transition", [])]
-    assert [t["storage_class"] for t in transitions] == ["STANDARD_IA"]
-    [rule] = [r for r in rules if r.get("transition")]
-    assert _first(_first(rule, "filter"), "and")["prefix"] == "${var.lake_prefix}/"
+    # The lake's rules are arguments of its hardened_bucket call...
+    rules = modules["data_lake"].one("module", "", "lake").body["transition_rules"]
+    assert [r["storage_class"] for r in rules] == ["STANDARD_IA"]
+    [rule] = rules
+    assert rule["prefix"] == "${var.lake_prefix}/"
+    # ...which hardened_bucket turns into the only transition, filtered on that prefix.
+    lifecycle = modules["hardened_bucket"].one("resource", "aws_s3_bucket_lifecycle_configuration", "this").body
+    rule_blocks = [d["rule"] for d in lifecycle["dynamic"] if "rule" in d]
+    transitions = [b for b in rule_blocks if "transition" in _first(b, "content")]
+    assert [expr(b["for_each"]) for b in transitions] == ["var.transition_rules"]
+    content = _first(transitions[0], "content")
+    assert expr(_first(content, "transition")["storage_class"]) == "rule.value.storage_class"
+    assert expr(_first(_first(content, "filter"), "and")["prefix"]) == "rule.value.prefix"
 
 
 def test_rds_encrypted_backed_up_iam_auth_managed_password(all_blocks):

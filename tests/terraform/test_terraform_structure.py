@@ -16,6 +16,7 @@ EXPECTED_MODULES = {
     "kms", "network", "data_lake", "msk", "rds_postgres", "redshift",
     "ecr", "stream_services", "mwaa", "airbyte",
     "platform",  # composition of all the others, called once by each environment
+    "hardened_bucket",  # the private, encrypted, logged, TLS-only bucket of data_lake and mwaa
 }
 APP_SETTING_OUTPUTS = {
     "DAAS_KAFKA_BOOTSTRAP_SERVERS",

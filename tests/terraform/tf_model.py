@@ -399,6 +399,9 @@ def find_unresolved_references(config: ConfigDir, module_outputs: dict[str, set[
     modules = {b.name for b in config.of("module")}
     findings = []
     for block in config.blocks:
+        if block.kind == "moved":
+            findings += _unresolved_move_target(config, block, declared)
+            continue
         for value in iter_strings(block.body):
             for ref in references_in(value):
                 root, _, rest = ref.partition(".")
@@ -418,6 +421,23 @@ def find_unresolved_references(config: ConfigDir, module_outputs: dict[str, set[
                 if not ok:
                     findings.append(f"{block.path.name}: {block.kind} {block.name or block.type}: unresolved {ref}")
     return sorted(set(findings))
+
+
+def _unresolved_move_target(config: ConfigDir, block: Block, declared: set[str]) -> list[str]:
+    """A moved block's ``from`` names an address that no longer exists, by
+    design; its ``to`` must be a resource declared here or in a module called
+    here."""
+    target = expr(block.body.get("to")) or ""
+    ok = target in declared
+    m = re.match(r"^module\.([a-z0-9_]+)\.(.+)$", target)
+    if m:
+        calls = [b for b in config.of("module") if b.name == m.group(1)]
+        source = calls[0].body.get("source") if calls else None
+        child = (config.path / source).resolve() if isinstance(source, str) else None
+        ok = child is not None and child.is_dir() and m.group(2) in {
+            b.address for b in load_dir(child).blocks if b.kind == "resource"
+        }
+    return [] if ok else [f"{block.path.name}: moved: unresolved target {target or block.body.get('to')!r}"]
 
 
 def find_bad_module_calls(config: ConfigDir) -> list[str]:

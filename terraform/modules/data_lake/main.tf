@@ -13,145 +13,30 @@ locals {
 
 # ---------------------------------------------------------------- lake bucket
 
-resource "aws_s3_bucket" "lake" {
-  #checkov:skip=CKV_AWS_144:Health data stays in one region (data residency); durability comes from S3 plus versioning, and Kafka replay can rebuild any batch.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes object events: loads are driven by the sink's manifests through Airflow.
-  bucket = local.lake_bucket
-}
+module "lake" {
+  source = "../hardened_bucket"
 
-resource "aws_s3_bucket_ownership_controls" "lake" {
-  bucket = aws_s3_bucket.lake.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
+  name                   = local.lake_bucket
+  kms_key_arn            = var.kms_key_arn
+  access_log_bucket_name = aws_s3_bucket.logs.id
+  access_log_prefix      = "${local.log_prefix_root}${local.lake_bucket}/"
+  deny_tls_below_1_2     = true
 
-resource "aws_s3_bucket_public_access_block" "lake" {
-  bucket                  = aws_s3_bucket.lake.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "lake" {
-  bucket = aws_s3_bucket.lake.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
-  bucket = aws_s3_bucket.lake.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_logging" "lake" {
-  bucket        = aws_s3_bucket.lake.id
-  target_bucket = aws_s3_bucket.logs.id
-  target_prefix = "${local.log_prefix_root}${local.lake_bucket}/"
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "lake" {
-  bucket = aws_s3_bucket.lake.id
-
-  rule {
+  transition_rules = [{
     id     = "parquet-to-standard-ia"
-    status = "Enabled"
-    filter {
-      and {
-        prefix = "${var.lake_prefix}/"
-        # Objects below 128 KiB cost more in IA than in STANDARD.
-        object_size_greater_than = 131072
-      }
-    }
-    transition {
-      days          = var.transition_to_ia_after_days
-      storage_class = "STANDARD_IA"
-    }
-  }
-
-  rule {
+    prefix = "${var.lake_prefix}/"
+    # Objects below 128 KiB cost more in IA than in STANDARD.
+    object_size_greater_than = 131072
+    days                     = var.transition_to_ia_after_days
+    storage_class            = "STANDARD_IA"
+  }]
+  expiration_rules = [{
     id     = "expire-airbyte-staging"
-    status = "Enabled"
-    filter {
-      prefix = "${var.airbyte_staging_prefix}/"
-    }
-    expiration {
-      days = 7
-    }
-  }
-
-  rule {
-    id     = "noncurrent-versions-and-incomplete-uploads"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.lake]
-}
-
-data "aws_iam_policy_document" "lake" {
-  statement {
-    sid    = "DenyInsecureTransport"
-    effect = "Deny"
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    actions = [
-      "s3:*", # wildcard-exception: a TLS-only deny must cover every S3 action.
-    ]
-    resources = [
-      aws_s3_bucket.lake.arn,
-      "${aws_s3_bucket.lake.arn}/*", # wildcard-exception: the deny applies to every object in the bucket.
-    ]
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid    = "DenyOutdatedTls"
-    effect = "Deny"
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    actions = [
-      "s3:*", # wildcard-exception: a TLS-version deny must cover every S3 action.
-    ]
-    resources = [
-      aws_s3_bucket.lake.arn,
-      "${aws_s3_bucket.lake.arn}/*", # wildcard-exception: the deny applies to every object in the bucket.
-    ]
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "lake" {
-  bucket = aws_s3_bucket.lake.id
-  policy = data.aws_iam_policy_document.lake.json
-
-  depends_on = [aws_s3_bucket_public_access_block.lake]
+    prefix = "${var.airbyte_staging_prefix}/"
+    days   = 7
+  }]
+  cleanup_rule_id                    = "noncurrent-versions-and-incomplete-uploads"
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
 }
 
 # ------------------------------------------------------- access-log bucket

@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Name of the lake bucket."
-  value       = aws_s3_bucket.lake.id
+  value       = module.lake.id
 }
 
 output "bucket_arn" {
   description = "ARN of the lake bucket."
-  value       = aws_s3_bucket.lake.arn
+  value       = module.lake.arn
 }
 
 output "lake_prefix" {

@@ -22,97 +22,16 @@ locals {
 
 # ------------------------------------------------------------- DAG bucket
 
-resource "aws_s3_bucket" "dags" {
-  #checkov:skip=CKV_AWS_144:DAG code is rebuilt from git by CI; cross-region replication would add nothing.
-  #checkov:skip=CKV2_AWS_62:MWAA polls the bucket itself; no event consumers.
-  bucket = local.bucket
-}
+module "dags" {
+  source = "../hardened_bucket"
 
-resource "aws_s3_bucket_ownership_controls" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
+  name                   = local.bucket
+  kms_key_arn            = var.kms_key_arn
+  access_log_bucket_name = var.access_log_bucket_name
+  access_log_prefix      = "${var.access_log_prefix_root}${local.bucket}/"
 
-resource "aws_s3_bucket_public_access_block" "dags" {
-  bucket                  = aws_s3_bucket.dags.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_logging" "dags" {
-  bucket        = aws_s3_bucket.dags.id
-  target_bucket = var.access_log_bucket_name
-  target_prefix = "${var.access_log_prefix_root}${local.bucket}/"
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-
-  rule {
-    id     = "old-dag-versions"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = 90
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.dags]
-}
-
-data "aws_iam_policy_document" "dags_bucket" {
-  statement {
-    sid    = "DenyInsecureTransport"
-    effect = "Deny"
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    actions = [
-      "s3:*", # wildcard-exception: a TLS-only deny must cover every S3 action.
-    ]
-    resources = [
-      aws_s3_bucket.dags.arn,
-      "${aws_s3_bucket.dags.arn}/*", # wildcard-exception: the deny applies to every object in the bucket.
-    ]
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  policy = data.aws_iam_policy_document.dags_bucket.json
-
-  depends_on = [aws_s3_bucket_public_access_block.dags]
+  cleanup_rule_id                    = "old-dag-versions"
+  noncurrent_version_expiration_days = 90
 }
 
 # --------------------------------------------------------- execution role
@@ -161,8 +80,8 @@ data "aws_iam_policy_document" "execution" {
       "s3:ListBucket",
     ]
     resources = [
-      aws_s3_bucket.dags.arn,
-      "${aws_s3_bucket.dags.arn}/*", # wildcard-exception: MWAA reads every DAG, plugin and requirements object in its own bucket.
+      module.dags.arn,
+      "${module.dags.arn}/*", # wildcard-exception: MWAA reads every DAG, plugin and requirements object in its own bucket.
     ]
   }
 
@@ -313,7 +232,7 @@ resource "aws_mwaa_environment" "this" {
   max_workers       = var.max_workers
 
   execution_role_arn             = aws_iam_role.execution.arn
-  source_bucket_arn              = aws_s3_bucket.dags.arn
+  source_bucket_arn              = module.dags.arn
   dag_s3_path                    = "dags/"
   requirements_s3_path           = var.requirements_s3_object_version == null ? null : "requirements.txt"
   requirements_s3_object_version = var.requirements_s3_object_version
@@ -356,5 +275,6 @@ resource "aws_mwaa_environment" "this" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.execution, aws_s3_bucket_public_access_block.dags]
+  # MWAA rejects a source bucket whose public access is not blocked yet.
+  depends_on = [aws_iam_role_policy.execution, module.dags]
 }

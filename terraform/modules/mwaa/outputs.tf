@@ -10,7 +10,7 @@ output "webserver_url" {
 
 output "dag_bucket_name" {
   description = "Bucket to sync dags/ into."
-  value       = aws_s3_bucket.dags.id
+  value       = module.dags.id
 }
 
 output "execution_role_arn" {
