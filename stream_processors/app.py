@@ -174,6 +174,8 @@ def create_app(settings: Settings) -> faust.App:
         journal.track(members.table, topics.surveillance_cases, members.rebuild)
         journal.track(alerted, topics.surveillance_cases, lambda: None)
 
+        log.warning("exactly-once mode is proven with one worker per consumer group; see the README")
+
         @app.on_partitions_assigned.connect
         async def guard_commits(sender: Any, assigned: Any, **_: Any) -> None:
             # The consumer exists by the first assignment, before any batch.
