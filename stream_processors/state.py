@@ -68,6 +68,9 @@ class BatchedTable:
     def __contains__(self, key: str) -> bool:
         return key in self._store
 
+    def __len__(self) -> int:
+        return len(self._store)
+
     def partition_of(self, key: str) -> int | None:
         return self._store._key_partition.get(key)
 
@@ -227,7 +230,7 @@ class DedupState:
         self._expiry = defaultdict(deque, {p: deque(sorted(e)) for p, e in entries.items()})
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self._expiry.values())
+        return len(self.table)
 
 
 def member_key(series: str, epi_week: str, record_id: str) -> str:

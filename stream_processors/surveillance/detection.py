@@ -17,6 +17,7 @@ count changes; it emits each (district, diagnosis, week, level) alert once.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Callable
@@ -87,8 +88,13 @@ def _monday(epi_week: str) -> date:
     return date.fromisocalendar(int(year), int(week), 1)
 
 
+@functools.lru_cache(maxsize=8192)
 def shift_week(epi_week: str, weeks: int) -> str:
-    """The ISO week ``weeks`` after (negative: before) ``epi_week``, as 2026W48."""
+    """The ISO week ``weeks`` after (negative: before) ``epi_week``, as 2026W48.
+
+    Cached: detection and the surveillance horizon ask for the same few weeks
+    for every case, and parsing dates each time showed in the processor's profile.
+    """
     iso = (_monday(epi_week) + timedelta(weeks=weeks)).isocalendar()
     return f"{iso.year}W{iso.week:02d}"
 
