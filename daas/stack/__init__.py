@@ -21,7 +21,7 @@ from daas.errors import StackError
 from daas.settings import Settings, stack_env_file
 from daas.stack._service import Service, ServiceStatus
 from daas.stack.kafka import KafkaServer
-from daas.stack.postgres import PostgresServer
+from daas.stack.postgres import PostgresServer, cluster_home
 from daas.stack.s3proxy import S3ProxyServer
 
 __all__ = ["LocalStack", "ServiceStatus", "StartReport", "RDS_DATABASE", "WAREHOUSE_DATABASE"]
@@ -56,7 +56,7 @@ class LocalStack:
             access_key=creds["s3_access_key_id"], secret_key=creds["s3_secret_access_key"],
         )
         self.postgres = PostgresServer(
-            self.root / "postgres", host, settings.stack_postgres_port, user=_PG_USER,
+            cluster_home(self.root / "postgres"), host, settings.stack_postgres_port, user=_PG_USER,
             password=creds["postgres_password"], databases=(RDS_DATABASE, WAREHOUSE_DATABASE),
         )
         self._creds = creds

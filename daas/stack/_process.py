@@ -16,7 +16,7 @@ from pathlib import Path
 
 from daas.errors import StackError
 
-__all__ = ["ManagedProcess", "port_is_open", "wait_until"]
+__all__ = ["ManagedProcess", "port_is_bindable", "port_is_open", "wait_until"]
 
 
 def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -26,6 +26,22 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def port_is_bindable(host: str, port: int) -> bool:
+    """True when a server could listen on host:port now.
+
+    Not the same as "nothing listens there": an outgoing connection whose local end
+    the kernel took from its ephemeral range (32768-60999 on Linux) holds the port
+    too, and a server's bind then fails although a connection attempt is refused.
+    """
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str, log: Path | None = None) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daas.errors import StackError
-from daas.stack._process import ManagedProcess, port_is_open, wait_until
+from daas.stack._process import ManagedProcess, port_is_bindable, port_is_open, wait_until
 
 __all__ = ["Service", "ServiceStatus"]
 
@@ -38,6 +38,11 @@ class Service(ABC):
         )
 
     @property
+    def ports(self) -> tuple[int, ...]:
+        """Every port the server listens on."""
+        return (self.port,)
+
+    @property
     def log_file(self) -> Path:
         return self.process.log_file
 
@@ -62,14 +67,27 @@ class Service(ABC):
         """Start the server unless ours already runs; True if a process was started."""
         if self.process.pid() is not None:
             return False
-        if port_is_open(self.host, self.port):
-            raise StackError(
-                f"port {self.host}:{self.port} for {self.name} is taken by a process the stack "
-                f"did not start; stop it, or choose another port with {self.port_setting}"
-            )
+        for port in self.ports:
+            self._check_port(port)
         self.home.mkdir(parents=True, exist_ok=True)
         self._launch()
         return True
+
+    def _check_port(self, port: int) -> None:
+        if port_is_open(self.host, port):
+            raise StackError(
+                f"port {self.host}:{port} for {self.name} is taken by a process the stack "
+                f"did not start; stop it, or choose another port with {self.port_setting}"
+            )
+        try:
+            # Held as the local end of an outgoing connection: free once it closes.
+            wait_until(lambda: port_is_bindable(self.host, port), timeout=10, what=f"port {port}")
+        except StackError:
+            raise StackError(
+                f"port {self.host}:{port} for {self.name} is held by an open connection's local end "
+                "(Linux hands ports 32768-60999 to outgoing connections); close it, or choose a port "
+                f"below 32768 with {self.port_setting}"
+            ) from None
 
     def status(self) -> ServiceStatus:
         pid = self.process.pid()

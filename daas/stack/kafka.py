@@ -43,6 +43,10 @@ class KafkaServer(Service):
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port, self.controller_port)
+
     def _write_config(self, data_dir: Path) -> Path:
         config = self.home / "server.properties"
         config.write_text(
@@ -89,8 +93,9 @@ class KafkaServer(Service):
                "-cp", classpath]
         if not (data_dir / "meta.properties").is_file():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # One id in 64 starts with "-": passed as "-t <id>", argparse reads it as an option.
             result = subprocess.run(  # noqa: S603
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)],
                 capture_output=True, text=True, check=False,
             )
             if result.returncode != 0:

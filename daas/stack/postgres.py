@@ -9,6 +9,7 @@ the ``postgres`` system user that Debian's package creates.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -22,9 +23,50 @@ from daas.errors import StackError
 from daas.stack._process import wait_until
 from daas.stack._service import Service
 
-__all__ = ["PostgresServer", "find_pg_bin", "install_postgres"]
+__all__ = ["PostgresServer", "cluster_home", "find_pg_bin", "install_postgres"]
 
 _SYSTEM_USER = "postgres"
+# Where a root-run stack keeps the cluster when the postgres user cannot reach the
+# runtime folder (a clone under root's 0700 home, say).
+_OUTSIDE_HOME = Path("/var/lib/daas-stack")
+
+
+def _reachable_by(path: Path, uid: int | None, gid: int | None) -> bool:
+    """Whether a user could walk down to ``path`` (search permission on every folder on the way)."""
+    for folder in [path, *path.parents]:
+        try:
+            st = folder.stat()
+        except FileNotFoundError:
+            continue  # created later, by root, mode 755
+        if st.st_uid == uid:
+            allowed = st.st_mode & 0o100
+        elif st.st_gid == gid:
+            allowed = st.st_mode & 0o010
+        else:
+            allowed = st.st_mode & 0o001
+        if not allowed:
+            return False
+    return True
+
+
+def cluster_home(runtime_home: Path) -> Path:
+    """Where the cluster lives: ``runtime_home``, unless the server cannot reach it.
+
+    PostgreSQL refuses to run as root, so a root-run stack runs it as the ``postgres``
+    system user, which must be able to reach its data folder. When a folder on the
+    way is closed to it (root's home is mode 700), the cluster goes to
+    ``/var/lib/daas-stack/<hash of the runtime folder>`` instead, one per runtime folder.
+    """
+    if os.geteuid() != 0:
+        return runtime_home
+    try:
+        owner = pwd.getpwnam(_SYSTEM_USER)
+        uid, gid = owner.pw_uid, owner.pw_gid
+    except KeyError:
+        uid = gid = None  # installed on first start; until then, a user like any other
+    if _reachable_by(runtime_home.resolve(), uid, gid):
+        return runtime_home
+    return _OUTSIDE_HOME / hashlib.sha256(str(runtime_home.resolve()).encode()).hexdigest()[:16] / "postgres"
 
 
 def find_pg_bin() -> Path | None:
@@ -140,11 +182,15 @@ class PostgresServer(Service):
         if not (self.data_dir / "PG_VERSION").is_file():
             self._initdb(bin_dir)
         self._chown(self.home)
-        self._run(
-            [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-             "-w", "-t", "60", "start"],
-            "pg_ctl start",
-        )
+        try:
+            self._run(
+                [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
+                 "-w", "-t", "60", "start"],
+                "pg_ctl start",
+            )
+        except StackError as exc:
+            lines = self.log_file.read_text(errors="replace").splitlines()[-10:] if self.log_file.is_file() else []
+            raise StackError(f"{exc}\nlast lines of {self.log_file}:\n" + "\n".join(lines)) from None
         wait_until(self.healthy_server, timeout=60, what="PostgreSQL select 1", log=self.log_file)
         self._create_databases()
 

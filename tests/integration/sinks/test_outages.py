@@ -51,8 +51,8 @@ CONSUME_BATCH_BYTES = 5000 * (400 + MESSAGE_OVERHEAD)
 def private_stack() -> Iterator[LocalStack]:
     # Under the repo, not /tmp: the postgres system user must be able to reach it.
     root = REPO / ".runtime" / "test-stacks" / uuid.uuid4().hex[:8]
-    stack = LocalStack(load_settings(runtime_dir=root, stack_kafka_port=39292, stack_s3_port=39200,
-                                     stack_postgres_port=35632))
+    stack = LocalStack(load_settings(runtime_dir=root, stack_kafka_port=31292, stack_s3_port=31200,
+                                     stack_postgres_port=31632))
     try:
         stack.up(timeout=180)
         yield stack

@@ -31,8 +31,8 @@ def _own_processes(root: Path) -> list[str]:
 def private_stack() -> LocalStack:
     # Under the repo, not /tmp: the postgres system user must be able to reach it.
     root = REPO / ".runtime" / "test-stacks" / uuid.uuid4().hex[:8]
-    settings = load_settings(runtime_dir=root, stack_kafka_port=39192, stack_s3_port=39100,
-                             stack_postgres_port=35532)
+    settings = load_settings(runtime_dir=root, stack_kafka_port=31192, stack_s3_port=31100,
+                             stack_postgres_port=31532)
     stack = LocalStack(settings)
     yield stack
     stack.down()
@@ -52,7 +52,7 @@ def test_up_twice_starts_nothing_new_and_down_stops_everything(private_stack: Lo
 
     assert sorted(private_stack.down()) == ["kafka", "postgres", "s3proxy"]
     assert _own_processes(private_stack.root) == []
-    for port in (39192, 39193, 39100, 35532):
+    for port in (31192, 31193, 31100, 31532):
         assert not port_is_open("127.0.0.1", port)
     assert private_stack.down() == []
 
@@ -64,18 +64,60 @@ def test_a_port_taken_by_someone_else_is_a_clear_error(private_stack: LocalStack
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", private_stack.kafka.port))
         squatter.listen()
-        with pytest.raises(StackError, match=r"port 127.0.0.1:39192 for kafka is taken"):
+        with pytest.raises(StackError, match=r"port 127.0.0.1:31192 for kafka is taken"):
             private_stack.up(timeout=30)
     assert _own_processes(private_stack.root) == []
 
 
 def test_the_cli_reports_status_of_a_stopped_stack(private_stack: LocalStack) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "daas.cli", "stack", "status"],
+        [sys.executable, "-m", "cli.main", "stack", "status"],
         capture_output=True, text=True, check=False, cwd=REPO,
         env={"PATH": "/usr/bin:/bin", "DAAS_RUNTIME_DIR": str(private_stack.root),
-             "DAAS_STACK_KAFKA_PORT": "39192", "DAAS_STACK_S3_PORT": "39100",
-             "DAAS_STACK_POSTGRES_PORT": "35532", "COLUMNS": "200"},
+             "DAAS_STACK_KAFKA_PORT": "31192", "DAAS_STACK_S3_PORT": "31100",
+             "DAAS_STACK_POSTGRES_PORT": "31532", "COLUMNS": "200"},
     )
     assert result.returncode == 1
     assert result.stdout.count("not running") == 3
+
+
+def test_a_port_held_by_an_outgoing_connection_is_named_not_mistaken_for_free(tmp_path: Path) -> None:
+    """A server cannot listen on a port that a connection uses as its local end, although a
+    connection attempt to it is refused; the stack used to start PostgreSQL there and
+    fail with pg_ctl's bare "stopped waiting"."""
+    import socket
+
+    postgres = LocalStack(load_settings(runtime_dir=tmp_path, stack_postgres_port=31932)).postgres
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        with socket.socket() as client:
+            client.bind(("127.0.0.1", postgres.port))
+            client.connect(server.getsockname())
+            with pytest.raises(StackError, match=r"31932 for postgres is held by an open connection's local end"):
+                postgres.start()
+    assert postgres.process.pid() is None
+
+
+def test_postgres_lives_outside_a_runtime_folder_its_user_cannot_reach(tmp_path: Path) -> None:
+    """Root running the stack from a clone in a 0700 home: PostgreSQL (which runs as the
+    postgres user) keeps its cluster where that user can reach it, and starts."""
+    from daas.stack.postgres import cluster_home
+
+    closed = tmp_path / "home"
+    closed.mkdir(mode=0o700)
+    closed.chmod(0o700)
+    root = closed / "clone" / ".runtime"
+    settings = load_settings(runtime_dir=root, stack_postgres_port=31732)
+    stack = LocalStack(settings)
+    home = stack.postgres.home
+    assert home == cluster_home(root.resolve() / "postgres") and not home.is_relative_to(closed)
+    try:
+        assert stack.postgres.start()
+        stack.postgres.wait_ready(60)
+        assert "select 1 ok" in stack.postgres.check_health()
+    finally:
+        stack.postgres.stop()
+        shutil.rmtree(home.parent, ignore_errors=True)
+    open_root = REPO / ".runtime" / "test-stacks" / "open"
+    assert cluster_home(open_root / "postgres") == open_root / "postgres"
