@@ -11,11 +11,22 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.providers.airbyte.operators.airbyte import AirbyteTriggerSyncOperator
 from airflow.providers.airbyte.sensors.airbyte import AirbyteJobSensor
-from airflow.sdk import DAG, CronTriggerTimetable, task
+from airflow.sdk import DAG, task
+from airflow.timetables.trigger import CronTriggerTimetable
 
-from warehouse.orchestration import TAGS, fatal_errors_fail_fast, runtime_config, schedule_setting, task_defaults
+from warehouse.orchestration import (
+    TAGS,
+    fatal_errors_fail_fast,
+    runtime_config,
+    schedule_setting,
+    task_defaults,
+    warehouse_accepts_work,
+)
 
 _CHOICE = "{{ ti.xcom_pull(task_ids='choose_sync', key='%s') }}"
+# The operator and sensor do not template their connection id, so it is Airflow
+# configuration (in memory at parse time), not part of the run-time Variable.
+AIRBYTE_CONN_ID = schedule_setting("airbyte_conn_id", "airbyte_default")
 
 with DAG(
     dag_id="rds_to_redshift_sync",
@@ -27,14 +38,21 @@ with DAG(
     render_template_as_native_obj=True,
     tags=[*TAGS, "rds", "airbyte"],
     doc_md=__doc__ + """
-`choose_sync` reads `rds_sync` from the Variable: **airbyte** triggers the Airbyte
-connection (`airbyte_connection_id`, incremental, append + deduped on `record_id`,
+`warehouse_available` skips the run while the Redshift cluster is paused (the
+lifecycle never pauses under a running sync). `choose_sync` reads `rds_sync` from the Variable: **airbyte** triggers the Airbyte
+connection (`airbyte_connection_id`, through the Airflow connection named by
+`[daas] airbyte_conn_id`, default `airbyte_default`; incremental, append + deduped on `record_id`,
 cursor on `updated_at`) with `AirbyteTriggerSyncOperator(asynchronous=True)` and waits
 with a deferrable `AirbyteJobSensor`, so no worker slot is held while Airbyte works;
 **replicator** (the default, local) runs `warehouse.replicator` into `<rds>.encounters`.
 Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
 """,
 ) as dag:
+
+    @task.short_circuit(doc_md="Skip the run while the Redshift cluster is paused or between states.")
+    @fatal_errors_fail_fast
+    def warehouse_available() -> bool:
+        return warehouse_accepts_work()
 
     @task.branch(doc_md="Pick the Airbyte path or the local replicator from the Variable daas_warehouse.")
     @fatal_errors_fail_fast
@@ -45,7 +63,6 @@ Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
         if config.rds_sync == "replicator":
             return "replicate_locally"
         ti = get_current_context()["ti"]
-        ti.xcom_push(key="airbyte_conn_id", value=config.airbyte_conn_id)
         ti.xcom_push(key="airbyte_connection_id", value=config.airbyte_connection_id)
         return "airbyte_trigger_sync"
 
@@ -61,7 +78,7 @@ Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
 
     trigger = AirbyteTriggerSyncOperator(
         task_id="airbyte_trigger_sync",
-        airbyte_conn_id=_CHOICE % "airbyte_conn_id",
+        airbyte_conn_id=AIRBYTE_CONN_ID,
         connection_id=_CHOICE % "airbyte_connection_id",
         asynchronous=True,
         deferrable=False,
@@ -70,7 +87,7 @@ Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
     )
     wait = AirbyteJobSensor(
         task_id="airbyte_wait_for_sync",
-        airbyte_conn_id=_CHOICE % "airbyte_conn_id",
+        airbyte_conn_id=AIRBYTE_CONN_ID,
         airbyte_job_id=trigger.output,
         deferrable=True,
         poke_interval=60,
@@ -80,5 +97,6 @@ Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
     )
 
     choice = choose_sync()
+    warehouse_available() >> choice
     choice >> replicate_locally()
     choice >> trigger >> wait

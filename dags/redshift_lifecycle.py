@@ -14,7 +14,9 @@ from airflow.providers.amazon.aws.operators.redshift_cluster import (
     RedshiftResumeClusterOperator,
 )
 from airflow.providers.amazon.aws.sensors.redshift_cluster import RedshiftClusterSensor
-from airflow.sdk import DAG, MultipleCronTriggerTimetable, Param, conf, task
+from airflow.configuration import conf
+from airflow.sdk import DAG, Param, task
+from airflow.timetables.trigger import MultipleCronTriggerTimetable
 
 from warehouse.lifecycle import ClusterAction, LifecycleSchedule
 from warehouse.orchestration import TAGS, fatal_errors_fail_fast, lifecycle_check, runtime_config, task_defaults
@@ -27,7 +29,10 @@ _WAIT = {"deferrable": True, "poke_interval": 30, "timeout": 60 * 60, "execution
 
 with DAG(
     dag_id="redshift_lifecycle",
-    schedule=MultipleCronTriggerTimetable(*SCHEDULE.crons().values(), timezone=SCHEDULE.timezone),
+    # The only controller of the cluster's state (Terraform schedules no Redshift actions);
+    # with every cron "off" it runs only when triggered by hand.
+    schedule=MultipleCronTriggerTimetable(*SCHEDULE.crons().values(), timezone=SCHEDULE.timezone)
+    if SCHEDULE.crons() else None,
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
@@ -43,7 +48,8 @@ resize down `{SCHEDULE.resize_down}`. Each run finds its action from its schedul
 time (or the `action` param when triggered by hand), then:
 
 * **pause** — skip if paused/pausing; refuse (retried with backoff, then alert) while
-  a `warehouse_copy` run is queued/running or a load holds the lease; else
+  a `warehouse_copy` or `rds_to_redshift_sync` run is queued/running or a load holds
+  the lease; else
   `RedshiftPauseClusterOperator`, then `RedshiftClusterSensor` until `paused`.
 * **resume** — skip if available/resuming; else `RedshiftResumeClusterOperator`, wait for `available`.
 * **resize_up / resize_down** — to `redshift.heavy` / `redshift.base` of the Variable

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
+from airflow.sdk import DAG, Asset, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from warehouse.orchestration import (
     TAGS,
@@ -16,6 +18,7 @@ from warehouse.orchestration import (
     runtime_config,
     schedule_setting,
     task_defaults,
+    warehouse_accepts_work,
 )
 
 # Updated from outside (an S3 event notification calling Airflow's asset-event API)
@@ -37,7 +40,9 @@ with DAG(
     tags=[*TAGS, "lake"],
     doc_md=__doc__ + """
 Every 15 minutes (Airflow config `[daas] warehouse_copy_cron`) or when the
-`daas_lake_manifests` asset is updated, `load_manifests` loads each manifest the S3
+`daas_lake_manifests` asset is updated, `warehouse_available` skips the run while
+the Redshift cluster is paused (the lifecycle's doing, not a failure; the next run
+catches up), then `load_manifests` loads each manifest the S3
 sink committed and the load-audit table does not list yet: COPY into staging, MERGE
 into `<lake>.encounters` on `record_id`, audit row — one transaction per manifest,
 so a second run loads nothing. `publish_analytics` then refreshes the analytics
@@ -45,6 +50,11 @@ views and the reference population. Target (PostgreSQL locally, Redshift on AWS)
 schemas come from the Airflow Variable `daas_warehouse`; the lake from `DAAS_*` settings.
 """,
 ) as dag:
+
+    @task.short_circuit(doc_md="Skip the run while the Redshift cluster is paused or between states.")
+    @fatal_errors_fail_fast
+    def warehouse_available() -> bool:
+        return warehouse_accepts_work()
 
     @task(outlets=[WAREHOUSE_ENCOUNTERS], doc_md="COPY + MERGE every new manifest; returns the load report.")
     @fatal_errors_fail_fast
@@ -64,4 +74,4 @@ schemas come from the Airflow Variable `daas_warehouse`; the lake from `DAAS_*` 
         config = runtime_config()
         return jobs.publish(config, load_settings(), aws_client=redshift_client_factory(config))
 
-    load_manifests() >> publish_analytics()
+    warehouse_available() >> load_manifests() >> publish_analytics()

@@ -4,7 +4,7 @@ Read inside tasks (never at DAG-parse time), validated, unknown keys rejected, s
 typo fails the first task with a message naming the key. Example for AWS::
 
     {"target": "redshift", "rds_sync": "airbyte",
-     "airbyte_connection_id": "3f1c...", "airbyte_conn_id": "airbyte_default",
+     "airbyte_connection_id": "3f1c...",
      "redshift": {"cluster_identifier": "daas-prod", "database": "daas", "db_user": "loader",
                   "iam_role_arn": "arn:aws:iam::123456789012:role/daas-redshift-copy",
                   "aws_conn_id": "aws_default", "region_name": "eu-west-1",
@@ -70,7 +70,6 @@ class WarehouseConfig(_Strict):
     rds_source_schema: str = "public"
     rds_source_table: str = "encounters"
     rds_sync: Literal["replicator", "airbyte"] = "replicator"
-    airbyte_conn_id: str = "airbyte_default"
     airbyte_connection_id: str | None = None
     redshift: RedshiftConfig | None = None
     lease_seconds: int = Field(default=DEFAULT_LEASE_SECONDS, ge=60)

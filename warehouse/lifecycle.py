@@ -1,6 +1,11 @@
 """Redshift lifecycle decisions: pause at night, resume in the morning, resize for
 heavy windows — each skipped when the cluster is already where it should be, and
-pausing or resizing refused while a warehouse load runs.
+pausing or resizing refused while a warehouse load or an Airbyte sync runs.
+
+The ``redshift_lifecycle`` DAG is the only controller of the cluster's state: Terraform
+schedules no Redshift actions of its own, it hands its schedule to Airflow as the
+``[daas]`` options below. Loads and syncs ask :func:`accepts_work` first and skip
+while the cluster is paused or between states.
 
 The ``redshift_lifecycle`` DAG wires these to the amazon provider's operators and
 sensor; everything that decides lives here, with no Airflow import, so it is tested
@@ -26,6 +31,7 @@ from warehouse.targets import Lease
 
 __all__ = [
     "ClusterAction",
+    "accepts_work",
     "ClusterState",
     "Decision",
     "check",
@@ -53,9 +59,11 @@ class ClusterAction(StrEnum):
 class LifecycleSchedule:
     """When each action runs (cron, in ``timezone``); a resize cron may be left out."""
 
-    pause: str = "0 20 * * *"
-    resume: str = "0 6 * * *"
-    resize_up: str | None = "30 6 * * 1"
+    # Weekdays only: paused from Friday 20:00 to Monday 06:00, the heavy window on
+    # Monday (terraform/modules/redshift/schedule.tf passes the same by default).
+    pause: str | None = "0 20 * * 1-5"
+    resume: str | None = "0 6 * * 1-5"
+    resize_up: str | None = "0 7 * * 1"
     resize_down: str | None = "0 12 * * 1"
     timezone: str = "UTC"
 
@@ -79,16 +87,19 @@ class LifecycleSchedule:
             raise ConfigurationError(f"Redshift lifecycle crons must differ, got {crons}")
         if (self.resize_up is None) != (self.resize_down is None):
             raise ConfigurationError("set both redshift_resize_up_cron and redshift_resize_down_cron, or neither")
+        if (self.pause is None) != (self.resume is None):
+            raise ConfigurationError("set both redshift_pause_cron and redshift_resume_cron, or neither "
+                                     "(\"off\": the lifecycle runs only when triggered by hand)")
 
     @classmethod
     def from_conf(cls, get: Callable[..., str | None]) -> LifecycleSchedule:
-        """Build from ``get(section, key, fallback=None)`` (``airflow.sdk.conf.get``); "off" disables resizing."""
+        """Build from ``get(section, key, fallback=None)`` (Airflow's ``conf.get``); "off" disables an action."""
         values: dict[str, Any] = {}
         for name, key in cls.CONF_KEYS.items():
             value = get("daas", key, fallback=None)
             if value is not None:
                 value = value.strip()
-                values[name] = None if name.startswith("resize") and value in ("", "off", "none") else value
+                values[name] = None if name != "timezone" and value in ("", "off", "none") else value
         return cls(**values)
 
     def crons(self) -> dict[ClusterAction, str]:
@@ -174,11 +185,25 @@ def decide(action: ClusterAction, state: ClusterState, *, target: ClusterSize | 
                           f"{target.node_type} ({'classic' if classic else 'elastic'} resize)", request)
 
 
-def refuse_if_loading(*, running_copy_runs: int, leases: Sequence[Lease]) -> None:
-    """LoadInProgress (retryable) if a warehouse_copy run or a live load lease exists."""
+def accepts_work(state: ClusterState) -> Decision:
+    """Whether a load or a sync may use the cluster now: only when it is available.
+
+    Paused (or pausing, resuming, resizing) is the lifecycle at work, not a failure:
+    the caller skips and the next scheduled run picks the work up.
+    """
+    if state.status == "available":
+        return Decision(True, f"{state.identifier} is available")
+    return Decision(False, f"{state.identifier} is {state.status}; skipping until the lifecycle makes it available")
+
+
+def refuse_if_loading(*, running_copy_runs: int, leases: Sequence[Lease], running_syncs: int = 0) -> None:
+    """LoadInProgress (retryable) if a warehouse_copy run, an Airbyte sync run or a live load lease exists."""
     if running_copy_runs:
         raise LoadInProgress(f"{running_copy_runs} warehouse_copy run(s) are queued or running; "
                              "not touching the cluster under a load")
+    if running_syncs:
+        raise LoadInProgress(f"{running_syncs} rds_to_redshift_sync run(s) are queued or running; "
+                             "not touching the cluster under an Airbyte sync")
     if leases:
         held = ", ".join(f"{lease.holder} (until {lease.expires_at})" for lease in leases)
         raise LoadInProgress(f"a warehouse load holds the load lease: {held}; not touching the cluster under a load")
@@ -186,15 +211,17 @@ def refuse_if_loading(*, running_copy_runs: int, leases: Sequence[Lease]) -> Non
 
 def check(action: ClusterAction, *, client: Any, cluster_identifier: str, target: ClusterSize | None = None,
           classic: bool = False, running_copy_runs: Callable[[], int],
-          live_leases: Callable[[], Sequence[Lease]]) -> Decision:
-    """Decide ``action`` for the cluster now; refuse (LoadInProgress) to pause or resize under a load.
+          live_leases: Callable[[], Sequence[Lease]], running_syncs: Callable[[], int] = lambda: 0) -> Decision:
+    """Decide ``action`` for the cluster now; refuse (LoadInProgress) to pause or resize under a
+    load or an Airbyte sync.
 
     The load checks run only when there is something to do, so an already-paused
     cluster is skipped without asking the (then unreachable) warehouse for leases.
     """
     decision = decide(action, describe_cluster(client, cluster_identifier), target=target, classic=classic)
     if decision.act and action is not ClusterAction.RESUME:
-        refuse_if_loading(running_copy_runs=running_copy_runs(), leases=live_leases())
+        refuse_if_loading(running_copy_runs=running_copy_runs(), running_syncs=running_syncs(),
+                          leases=live_leases())
     return decision
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "runtime_config",
     "schedule_setting",
     "task_defaults",
+    "warehouse_accepts_work",
 ]
 
 OWNER = "daas-data-engineering"
@@ -50,7 +51,7 @@ def task_defaults(*, retries: int = 3, retry_delay: timedelta = timedelta(minute
         "owner": OWNER,
         "retries": retries,
         "retry_delay": retry_delay,
-        "retry_exponential_backoff": 2.0,
+        "retry_exponential_backoff": True,  # doubling delays (Airflow 3.0 takes a bool)
         "max_retry_delay": max_retry_delay,
         "execution_timeout": execution_timeout,
         "on_failure_callback": task_failure_alert,
@@ -59,7 +60,7 @@ def task_defaults(*, retries: int = 3, retry_delay: timedelta = timedelta(minute
 
 def schedule_setting(key: str, default: str) -> str:
     """A value of Airflow's ``[daas]`` configuration section (env ``AIRFLOW__DAAS__<KEY>``)."""
-    from airflow.sdk import conf
+    from airflow.configuration import conf
 
     return conf.get("daas", key, fallback=default)
 
@@ -117,9 +118,29 @@ def lifecycle_check(action: str) -> dict[str, Any] | bool:
         client=RedshiftHook(aws_conn_id=redshift.aws_conn_id, region_name=redshift.region_name).conn,
         cluster_identifier=redshift.cluster_identifier, target=target, classic=redshift.classic_resize,
         running_copy_runs=lambda: running_dag_runs("warehouse_copy"),
+        running_syncs=lambda: running_dag_runs("rds_to_redshift_sync"),
         live_leases=lambda: jobs.live_loads(config, load_settings(), aws_client=redshift_client_factory(config)))
     logging.getLogger(__name__).info("%s: %s", wanted, decision.reason)
     return decision.request or decision.act
+
+
+def warehouse_accepts_work() -> bool:
+    """Body of the loads' and syncs' first task: False (skip the run) while the Redshift
+    cluster is paused or between states; True for the local PostgreSQL warehouse."""
+    import logging
+
+    from airflow.providers.amazon.aws.hooks.redshift_cluster import RedshiftHook
+
+    from warehouse import lifecycle
+
+    config = runtime_config()
+    if config.target != "redshift":
+        return True
+    redshift = config.require_redshift()
+    client = RedshiftHook(aws_conn_id=redshift.aws_conn_id, region_name=redshift.region_name).conn
+    decision = lifecycle.accepts_work(lifecycle.describe_cluster(client, redshift.cluster_identifier))
+    logging.getLogger(__name__).info("%s", decision.reason)
+    return decision.act
 
 
 def fatal_errors_fail_fast(fn: Callable[P, R]) -> Callable[P, R]:
@@ -132,7 +153,7 @@ def fatal_errors_fail_fast(fn: Callable[P, R]) -> Callable[P, R]:
         except Retryable:
             raise
         except DaasError as exc:
-            from airflow.sdk.exceptions import AirflowFailException
+            from airflow.exceptions import AirflowFailException
 
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 

@@ -1,6 +1,6 @@
 """A small Airbyte API server on 127.0.0.1 (stdlib), the double for Airbyte in the DAG tests.
 
-It implements exactly what the Airbyte provider 6.2.0 calls through the airbyte-api SDK
+It implements exactly what the Airbyte provider 5.2.3 calls through the airbyte-api SDK
 1.0.1 (``AirbyteHook``): ``POST /v1/applications/token`` (OAuth client credentials),
 ``POST /v1/jobs`` (``submit_sync_connection``), ``GET /v1/jobs/{id}`` (the operator's
 wait, ``AirbyteJobSensor`` and ``AirbyteSyncTrigger``), ``DELETE /v1/jobs/{id}``

@@ -62,7 +62,7 @@ def airflow_db(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def dagbag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))
 
@@ -111,18 +111,48 @@ def _no_retries(dag: Any) -> None:
         task.retries = 0
 
 
+def _failure_context_as_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give failure callbacks the task's exception under ``dag.test()`` too.
+
+    A worker's task runner (``task_runner.main``) puts the error into the context before
+    ``finalize`` calls ``on_failure_callback``; Airflow 3.0.6's in-process runner used by
+    ``dag.test()`` skips that line, so the alert would lose its exception only in tests.
+    """
+    from airflow.sdk.execution_time import task_runner
+
+    finalize = task_runner.finalize
+
+    def finalize_with_exception(ti: Any, state: Any, context: Any, log: Any, error: Any = None) -> Any:
+        context["exception"] = error
+        return finalize(ti, state, context, log, error)
+
+    monkeypatch.setattr(task_runner, "finalize", finalize_with_exception)
+
+
+@pytest.fixture(scope="session")
+def synced_dagbag(airflow_db: None, dagbag: Any) -> Any:
+    """The DAGs written to the metadata DB as the DAG processor does, so their assets are
+    active (Airflow 3.0 refuses to run a task whose outlets are not)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()
+    dagbag.sync_to_db("dags-folder", None)
+    return dagbag
+
+
 @pytest.fixture
-def run_dag(airflow_db: None, dagbag: Any) -> Callable[..., dict[str, str]]:
+def run_dag(synced_dagbag: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, str]]:
     """Run a DAG once with ``dag.test()``; return ``{task_id: state}``.
 
     ``retries=False`` turns retries off for the run (failure-path tests; the DAG's own
     retries are asserted in test_dag_definitions).
     """
+    _failure_context_as_in_production(monkeypatch)
 
     def run(dag_id: str, *, conf: dict[str, Any] | None = None, retries: bool = True) -> dict[str, str]:
         import copy
 
-        dag = copy.deepcopy(dagbag.dags[dag_id]) if not retries else dagbag.dags[dag_id]
+        dag = copy.deepcopy(synced_dagbag.dags[dag_id]) if not retries else synced_dagbag.dags[dag_id]
         if not retries:
             _no_retries(dag)
         run = dag.test(run_conf=conf)

@@ -10,7 +10,7 @@ from warehouse.orchestration import fatal_errors_fail_fast, schedule_setting
 
 
 def test_fatal_project_errors_fail_fast_and_retryable_ones_are_retried() -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.exceptions import AirflowFailException
 
     @fatal_errors_fail_fast
     def raising(exc: Exception) -> None:
@@ -32,7 +32,7 @@ def test_schedules_are_read_from_the_daas_config_section(monkeypatch: pytest.Mon
 
 
 def test_the_lifecycle_schedule_follows_the_airflow_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.sdk import conf
+    from airflow.configuration import conf
 
     from warehouse.lifecycle import LifecycleSchedule
 
@@ -42,7 +42,7 @@ def test_the_lifecycle_schedule_follows_the_airflow_config(monkeypatch: pytest.M
     monkeypatch.setenv("AIRFLOW__DAAS__REDSHIFT_SCHEDULE_TIMEZONE", "Africa/Lagos")
     schedule = LifecycleSchedule.from_conf(conf.get)
     assert (schedule.pause, schedule.resume, schedule.resize_up, schedule.timezone) == (
-        "0 21 * * 1-5", "0 6 * * *", None, "Africa/Lagos")
+        "0 21 * * 1-5", "0 6 * * 1-5", None, "Africa/Lagos")
     monkeypatch.setenv("AIRFLOW__DAAS__REDSHIFT_RESUME_CRON", "every morning")
     with pytest.raises(ConfigurationError, match="redshift_resume_cron = 'every morning' is not a cron"):
         LifecycleSchedule.from_conf(conf.get)

@@ -40,7 +40,7 @@ def replica(rds: dict[str, Any]) -> list[tuple]:
 def test_locally_the_replicator_copies_new_and_updated_rows_without_duplicates(rds, run_dag) -> None:  # noqa: ANN001
     upsert(rds["source"], rds["rds_source_schema"], [encounter(f"s{n}") for n in range(4)])
     states = run_dag("rds_to_redshift_sync")
-    assert states == {"choose_sync": "success", "replicate_locally": "success",
+    assert states == {"warehouse_available": "success", "choose_sync": "success", "replicate_locally": "success",
                       "airbyte_trigger_sync": "skipped", "airbyte_wait_for_sync": "skipped"}
     assert replica(rds) == [(f"s{n}", 1, "mild") for n in range(4)]
 
@@ -54,9 +54,8 @@ def test_locally_the_replicator_copies_new_and_updated_rows_without_duplicates(r
 def airbyte(airflow_env) -> Any:  # noqa: ANN001
     def start(statuses: list[str]) -> AirbyteApi:
         api = AirbyteApi(statuses)
-        airflow_env(AIRFLOW_CONN_DAAS_AIRBYTE_TEST=api.connection_json(),
-                    AIRFLOW_VAR_DAAS_WAREHOUSE=json.dumps({"rds_sync": "airbyte", "airbyte_conn_id": "daas_airbyte_test",
-                                                           "airbyte_connection_id": CONNECTION_ID}))
+        airflow_env(AIRFLOW_CONN_AIRBYTE_DEFAULT=api.connection_json(),
+                    AIRFLOW_VAR_DAAS_WAREHOUSE=json.dumps({"rds_sync": "airbyte", "airbyte_connection_id": CONNECTION_ID}))
         return api
 
     return start
@@ -66,13 +65,14 @@ def test_on_aws_airbyte_is_triggered_asynchronously_and_awaited_deferred(airbyte
     api = airbyte(["running", "succeeded"])
     with api.running():
         states = run_dag("rds_to_redshift_sync")
-    assert states == {"choose_sync": "success", "replicate_locally": "skipped",
+    assert states == {"warehouse_available": "success", "choose_sync": "success", "replicate_locally": "skipped",
                       "airbyte_trigger_sync": "success", "airbyte_wait_for_sync": "success"}
-    # The operator starts the job once; the sensor looks once, defers, the trigger sees it succeed.
+    # The operator starts the job once; the sensor looks once, defers, the trigger sees it
+    # succeed, and the resumed sensor (provider 5.2.3) reads the job once more.
     # (The SDK caches its OAuth token per process, so one token request serves them all here.)
     assert api.calls()[0] == ("POST", "/v1/applications/token")
     assert [c for c in api.calls() if c[1] != "/v1/applications/token"] == [
-        ("POST", "/v1/jobs"), ("GET", f"/v1/jobs/{JOB_ID}"), ("GET", f"/v1/jobs/{JOB_ID}")]
+        ("POST", "/v1/jobs"), ("GET", f"/v1/jobs/{JOB_ID}"), ("GET", f"/v1/jobs/{JOB_ID}"), ("GET", f"/v1/jobs/{JOB_ID}")]
     [create] = [r for r in api.requests if r["path"] == "/v1/jobs"]
     assert create["body"] == {"connectionId": CONNECTION_ID, "jobType": "sync"}
     assert all(r["authorization"] == f"Bearer {TOKEN}" for r in api.requests if r["path"].startswith("/v1/jobs"))

@@ -135,3 +135,48 @@ def test_resize_up_sends_exactly_the_heavy_size_and_waits_for_it(cluster, run_da
         states = run_dag("redshift_lifecycle", conf={"action": "resize_up"})
         stub.assert_no_pending_responses()
     assert states == only(states, "plan", "check_resize", "resize_cluster", "wait_resized", "verify_size")
+
+
+def test_loads_and_syncs_skip_not_fail_while_the_cluster_is_paused(cluster, run_dag, airflow_env) -> None:  # noqa: ANN001
+    config = {"target": "redshift", "rds_sync": "airbyte", "airbyte_connection_id": "6b7c1f0e-2d3a-4e5f-8a9b-0c1d2e3f4a5b",
+              "redshift": {"cluster_identifier": CLUSTER, "db_user": "loader", "aws_conn_id": "daas_aws_test",
+                           "region_name": "eu-west-1"}}
+    airflow_env(AIRFLOW_VAR_DAAS_WAREHOUSE=json.dumps(config))
+    cluster["client"].pause_cluster(ClusterIdentifier=CLUSTER)
+
+    copy = run_dag("warehouse_copy", retries=False)
+    assert copy == {"warehouse_available": "success", "load_manifests": "skipped", "publish_analytics": "skipped"}
+    sync = run_dag("rds_to_redshift_sync", retries=False)
+    assert sync == only(sync, "warehouse_available")  # neither Airbyte nor the replicator ran
+
+    cluster["client"].resume_cluster(ClusterIdentifier=CLUSTER)
+    assert status(cluster) == "available"
+    # Available again: the sync goes on to choose its path (Airbyte here, whose
+    # connection is not configured in this test, so the trigger itself fails).
+    resumed = run_dag("rds_to_redshift_sync", retries=False)
+    assert (resumed["warehouse_available"], resumed["choose_sync"]) == ("success", "success")
+    assert resumed["replicate_locally"] == "skipped"
+
+
+def test_a_running_airbyte_sync_refuses_the_pause(cluster, run_dag, airflow_env, webhook) -> None:  # noqa: ANN001
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    airflow_env(AIRFLOW_VAR_DAAS_ALERT_WEBHOOK_URL=webhook.url)
+    run_id = f"manual__syncing_{datetime.now(tz=UTC).timestamp()}"
+    with create_session() as session:
+        session.add(DagRun(dag_id="rds_to_redshift_sync", run_id=run_id, run_type=DagRunType.MANUAL,
+                           state=DagRunState.RUNNING, run_after=datetime.now(tz=UTC),
+                           triggered_by=DagRunTriggeredByType.TEST))
+    try:
+        states = run_dag("redshift_lifecycle", conf={"action": "pause"}, retries=False)
+    finally:
+        with create_session() as session:
+            session.query(DagRun).filter(DagRun.run_id == run_id).delete()
+    assert (states["check_pause"], states["pause_cluster"]) == ("failed", "upstream_failed")
+    assert status(cluster) == "available"
+    assert webhook.wait()
+    assert webhook.received[0]["json"]["daas"]["exception"] == (
+        "LoadInProgress: 1 rds_to_redshift_sync run(s) are queued or running; not touching the cluster under an Airbyte sync")

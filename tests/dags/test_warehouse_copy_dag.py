@@ -14,6 +14,8 @@ from psycopg import sql
 from tests.integration.warehouse.lake_files import delete_prefix, encounter, ensure_bucket, write_lake_batch
 from warehouse.clients import s3_client
 
+LOADED = {"warehouse_available": "success", "load_manifests": "success", "publish_analytics": "success"}
+
 
 @pytest.fixture
 def lake(airflow_env, stack_settings, unique_schema) -> Iterator[dict[str, Any]]:  # noqa: ANN001
@@ -36,7 +38,7 @@ def test_warehouse_copy_loads_real_parquet_once_and_publishes(lake, run_dag) -> 
     write_lake_batch(lake["s3"], lake["bucket"], lake["prefix"], records[:5], partition=0, first_offset=0)
     write_lake_batch(lake["s3"], lake["bucket"], lake["prefix"], records[5:], partition=1, first_offset=40)
 
-    assert run_dag("warehouse_copy") == {"load_manifests": "success", "publish_analytics": "success"}
+    assert run_dag("warehouse_copy") == LOADED
     lake_table = sql.Identifier(lake["lake_schema"], "encounters")
     keys = lake["conn"].execute(sql.SQL("select source_key from {} order by 1").format(lake_table)).fetchall()
     assert [k for (k,) in keys] == sorted(r["source_key"] for r in records)
@@ -49,7 +51,7 @@ def test_warehouse_copy_loads_real_parquet_once_and_publishes(lake, run_dag) -> 
     first_loaded = lake["conn"].execute(sql.SQL("select max(loaded_at) from {}").format(lake_table)).fetchone()
 
     # A second run finds nothing new: no row touched, no audit row added.
-    assert run_dag("warehouse_copy") == {"load_manifests": "success", "publish_analytics": "success"}
+    assert run_dag("warehouse_copy") == LOADED
     assert lake["conn"].execute(sql.SQL('select count(*), sum("rows") from {}').format(
         sql.Identifier(lake["lake_schema"], "load_audit"))).fetchone() == (2, 9)
     assert lake["conn"].execute(sql.SQL("select count(*), max(loaded_at) from {}").format(lake_table)).fetchone() \
@@ -63,7 +65,8 @@ def test_a_bad_manifest_fails_the_run_without_retrying_and_alerts(lake, run_dag,
     write_lake_batch(lake["s3"], lake["bucket"], lake["prefix"], [encounter(f"ok-{uuid.uuid4().hex}")])
 
     states = run_dag("warehouse_copy")  # the DAG's own retries: a fatal error must not use them
-    assert states == {"load_manifests": "failed", "publish_analytics": "upstream_failed"}
+    assert states == {"warehouse_available": "success", "load_manifests": "failed",
+                      "publish_analytics": "upstream_failed"}
     assert webhook.wait()
     [alert] = webhook.received
     assert alert["json"]["daas"]["task_id"] == "load_manifests"

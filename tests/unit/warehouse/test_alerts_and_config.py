@@ -45,7 +45,7 @@ def test_alerts_are_posted_as_json_and_a_dead_webhook_never_raises() -> None:
 
 def test_every_task_retries_with_backoff_times_out_and_alerts() -> None:
     defaults = task_defaults()
-    assert defaults["retries"] == 3 and defaults["retry_exponential_backoff"] == 2.0
+    assert defaults["retries"] == 3 and defaults["retry_exponential_backoff"] is True
     assert defaults["execution_timeout"].total_seconds() == 1800
     assert defaults["max_retry_delay"].total_seconds() == 1800
     assert defaults["on_failure_callback"].__name__ == "task_failure_alert"

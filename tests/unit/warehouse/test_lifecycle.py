@@ -21,6 +21,7 @@ from warehouse.lifecycle import (
     ClusterState,
     Decision,
     LifecycleSchedule,
+    accepts_work,
     check,
     decide,
     describe_cluster,
@@ -73,6 +74,15 @@ def test_a_load_in_progress_refuses_with_the_reason() -> None:
         refuse_if_loading(running_copy_runs=1, leases=[])
     with pytest.raises(LoadInProgress, match="host:7:ab"):
         refuse_if_loading(running_copy_runs=0, leases=[Lease("host:7:ab", "t0", "t1")])
+    with pytest.raises(LoadInProgress, match="1 rds_to_redshift_sync run.*under an Airbyte sync"):
+        refuse_if_loading(running_copy_runs=0, running_syncs=1, leases=[])
+
+
+def test_loads_and_syncs_use_the_cluster_only_while_it_is_available() -> None:
+    assert accepts_work(state("available")).act
+    for status in ("paused", "pausing", "resuming", "resizing"):
+        decision = accepts_work(state(status))
+        assert not decision.act and status in decision.reason
 
 
 def test_the_schedule_names_each_runs_action_in_its_time_zone() -> None:
@@ -87,11 +97,11 @@ def test_the_schedule_names_each_runs_action_in_its_time_zone() -> None:
 def test_schedules_come_from_the_daas_config_section_and_are_validated() -> None:
     conf = {"redshift_pause_cron": "0 22 * * *", "redshift_resize_up_cron": "off", "redshift_resize_down_cron": "off"}
     schedule = LifecycleSchedule.from_conf(lambda section, key, fallback=None: conf.get(key, fallback))
-    assert schedule.crons() == {PAUSE: "0 22 * * *", RESUME: "0 6 * * *"}
+    assert schedule.crons() == {PAUSE: "0 22 * * *", RESUME: "0 6 * * 1-5"}
     with pytest.raises(ConfigurationError, match="not a cron expression"):
         LifecycleSchedule(pause="at night")
     with pytest.raises(ConfigurationError, match="must differ"):
-        LifecycleSchedule(pause="0 6 * * *")
+        LifecycleSchedule(pause="0 6 * * 1-5")
     with pytest.raises(ConfigurationError, match="IANA"):
         LifecycleSchedule(timezone="Mars/Olympus")
 
