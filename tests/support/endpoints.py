@@ -16,14 +16,30 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from daas.settings import Settings, load_settings
 
 __all__ = ["Endpoints", "provide_endpoints"]
 
-KAFKA_IMAGE = "apache/kafka:3.9.1"
+# Confluent Platform 7.9 ships Apache Kafka 3.9, the local stack's line. testcontainers'
+# KafkaContainer runs KRaft only on Confluent images (its start script needs their
+# layout, and with_kraft() refuses apache/kafka tags), so this is the supported pair.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.1"
 MINIO_IMAGE = "minio/minio:RELEASE.2025-04-22T22-12-26Z"
 POSTGRES_IMAGE = "postgres:15.10-alpine"
+
+# One broker, configured like the local stack's (daas/stack/kafka.py): internal topics
+# with one replica, so transactions (exactly-once) work, and no auto-created topics.
+KAFKA_SINGLE_BROKER = {
+    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+    "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+    "KAFKA_DEFAULT_REPLICATION_FACTOR": "1",
+    "KAFKA_MIN_INSYNC_REPLICAS": "1",
+    "KAFKA_NUM_PARTITIONS": "3",
+    "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+}
 
 _ENV_KEYS = ("DAAS_KAFKA_BOOTSTRAP_SERVERS", "DAAS_S3_ENDPOINT_URL", "DAAS_RDS_DSN", "DAAS_WAREHOUSE_DSN")
 
@@ -89,22 +105,29 @@ def _docker_reachable() -> bool:
         return False
 
 
+def _containers(password: str) -> tuple[Any, Any, Any]:
+    """Kafka (one KRaft broker), MinIO and PostgreSQL as testcontainers, configured, not started."""
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.minio import MinioContainer
+    from testcontainers.community.postgres import PostgresContainer
+
+    kafka = KafkaContainer(KAFKA_IMAGE).with_kraft()
+    for key, value in KAFKA_SINGLE_BROKER.items():
+        kafka.with_env(key, value)
+    minio = MinioContainer(MINIO_IMAGE, access_key="daas-test", secret_key=password)
+    postgres = PostgresContainer(POSTGRES_IMAGE, username="daas", password=password, dbname="daas_rds", driver=None)
+    return kafka, minio, postgres
+
+
 @contextlib.contextmanager
 def _from_testcontainers() -> Iterator[Endpoints]:
     import secrets
 
     import psycopg
-    from testcontainers.community.kafka import KafkaContainer
-    from testcontainers.community.minio import MinioContainer
-    from testcontainers.community.postgres import PostgresContainer
 
     password = secrets.token_urlsafe(16)
-    with (
-        KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka,
-        MinioContainer(MINIO_IMAGE, access_key="daas-test", secret_key=password) as minio,
-        PostgresContainer(POSTGRES_IMAGE, username="daas", password=password, dbname="daas_rds",
-                          driver=None) as pg,
-    ):
+    kafka_container, minio_container, pg_container = _containers(password)
+    with kafka_container as kafka, minio_container as minio, pg_container as pg:
         rds = pg.get_connection_url()
         with psycopg.connect(rds, autocommit=True) as conn:
             conn.execute("create database daas_warehouse")

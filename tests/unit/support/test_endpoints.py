@@ -52,11 +52,3 @@ def test_a_stack_that_cannot_start_raises(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(RuntimeError, match="java not found"), ep.provide_endpoints():
         pass
 
-
-def test_testcontainers_classes_exist_with_the_api_we_call() -> None:
-    from testcontainers.community.kafka import KafkaContainer
-    from testcontainers.community.minio import MinioContainer
-    from testcontainers.community.postgres import PostgresContainer
-
-    assert callable(KafkaContainer.with_kraft) and callable(KafkaContainer.get_bootstrap_server)
-    assert callable(MinioContainer.get_config) and callable(PostgresContainer.get_connection_url)
