@@ -20,13 +20,24 @@ counts of 5 or more.
 
 The SQL is portable between PostgreSQL and Redshift (no DISTINCT ON, FILTER or
 GROUPING SETS); on Redshift the views are late-binding.
+
+Republishing keeps partners' access: the views are replaced in place (``CREATE OR
+REPLACE VIEW``), which keeps their grants and the views partners built on them, and
+the roles listed in ``published_readers`` are granted ``USAGE`` on the published
+schema and ``SELECT`` on its views in the same transaction. Only when a view's
+columns changed (a new release) are the views dropped and created anew; then the
+configured readers get their grants back at once, other grants do not survive.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+import psycopg
+
 from reference import load_geography
+from warehouse.errors import StatementFailed
 from warehouse.postgres import PostgresWarehouse
 from warehouse.replicator import ensure_replica_tables
 from warehouse.statements import Dialect, ident, literal
@@ -37,6 +48,8 @@ __all__ = ["SMALL_CELL_THRESHOLD", "AnalyticsStatements", "publish_analytics", "
 
 SMALL_CELL_THRESHOLD = 5
 
+log = logging.getLogger(__name__)
+
 _WEEK_START = "CAST(DATE_TRUNC('week', CAST(e.\"encounter_date\" AS TIMESTAMP)) AS DATE)"
 
 
@@ -46,8 +59,9 @@ def reference_population_rows() -> list[tuple[str, str, str, str, str, int]]:
             for d in load_geography().districts.values()]
 
 
-def publish_analytics(warehouse: Warehouse) -> int:
-    """(Re)create the views and refresh the reference population in one transaction.
+def publish_analytics(warehouse: Warehouse, *, readers: Sequence[str] = ()) -> int:
+    """Replace the views, grant ``readers`` the published ones, refresh the reference
+    population, in one transaction.
 
     Called by the ``warehouse_copy`` DAG after each load, and by the demo. Returns the
     number of districts in the reference table.
@@ -57,7 +71,15 @@ def publish_analytics(warehouse: Warehouse) -> int:
         ensure_replica_tables(warehouse.conn, warehouse.schemas.rds)
     statements = AnalyticsStatements(warehouse.dialect, warehouse.schemas)
     rows = reference_population_rows()
-    warehouse.execute(statements.create() + statements.fill_reference(rows))
+    refresh = statements.grant(readers) + statements.fill_reference(rows)
+    try:
+        warehouse.execute(statements.create() + refresh)
+    except (StatementFailed, psycopg.errors.InvalidTableDefinition, psycopg.errors.FeatureNotSupported) as exc:
+        # A view's columns changed: CREATE OR REPLACE cannot do that. The failed
+        # transaction changed nothing; rebuild the views from scratch instead.
+        log.warning("views changed shape (%s); dropping and recreating them, only the readers %s keep access",
+                    exc, list(readers))
+        warehouse.execute(statements.recreate() + refresh)
     return len(rows)
 
 
@@ -89,19 +111,35 @@ class AnalyticsStatements:
         out.append((self._pub("top_diagnoses_region_week"), self._top_diagnoses()))
         return out
 
+    def _schemas_and_reference(self) -> list[str]:
+        return [f"CREATE SCHEMA IF NOT EXISTS {ident(self.s.analytics)}",
+                f"CREATE SCHEMA IF NOT EXISTS {ident(self.s.published)}",
+                f'CREATE TABLE IF NOT EXISTS {self.population} ("country_code" VARCHAR(2) NOT NULL, '
+                '"region_id" VARCHAR(16) NOT NULL, "region" VARCHAR(256) NOT NULL, '
+                '"district_id" VARCHAR(16) NOT NULL, "district" VARCHAR(256) NOT NULL, '
+                '"population" BIGINT NOT NULL, PRIMARY KEY ("district_id"))']
+
     def create(self) -> list[str]:
-        """Schemas, the reference table and every view (dropped and recreated), in order."""
-        d = self.d
-        statements = [f"CREATE SCHEMA IF NOT EXISTS {ident(self.s.analytics)}",
-                      f"CREATE SCHEMA IF NOT EXISTS {ident(self.s.published)}",
-                      f'CREATE TABLE IF NOT EXISTS {self.population} ("country_code" VARCHAR(2) NOT NULL, '
-                      '"region_id" VARCHAR(16) NOT NULL, "region" VARCHAR(256) NOT NULL, '
-                      '"district_id" VARCHAR(16) NOT NULL, "district" VARCHAR(256) NOT NULL, '
-                      '"population" BIGINT NOT NULL, PRIMARY KEY ("district_id"))']
+        """Schemas, the reference table and every view, replaced in place (grants and
+        dependent views survive), dependencies first."""
+        return self._schemas_and_reference() + [
+            f"CREATE OR REPLACE VIEW {name} AS {body}{self.d.view_suffix}" for name, body in self.views()]
+
+    def recreate(self) -> list[str]:
+        """Like :meth:`create`, but every view dropped first: for when a view's columns changed."""
         views = self.views()
-        statements += [f"DROP VIEW IF EXISTS {name} CASCADE" for name, _ in reversed(views)]
-        statements += [f"CREATE VIEW {name} AS {body}{d.view_suffix}" for name, body in views]
-        return statements
+        return (self._schemas_and_reference()
+                + [f"DROP VIEW IF EXISTS {name} CASCADE" for name, _ in reversed(views)]
+                + [f"CREATE VIEW {name} AS {body}{self.d.view_suffix}" for name, body in views])
+
+    def grant(self, readers: Sequence[str]) -> list[str]:
+        """USAGE on the published schema and SELECT on its views for each reader role."""
+        schema = ident(self.s.published)
+        out: list[str] = []
+        for reader in readers:
+            out += [f"GRANT USAGE ON SCHEMA {schema} TO {ident(reader)}",
+                    f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {ident(reader)}"]
+        return out
 
     def fill_reference(self, rows: Sequence[tuple[str, str, str, str, str, int]] | None = None) -> list[str]:
         """Replace the reference population with ``rows`` (default: the shipped geography)."""

@@ -17,10 +17,11 @@ Unset, everything is local: the PostgreSQL warehouse and the replicator.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from daas.errors import ConfigurationError
 from warehouse.tables import WarehouseSchemas
@@ -29,6 +30,7 @@ from warehouse.targets import DEFAULT_LEASE_SECONDS
 __all__ = ["VARIABLE", "ClusterSize", "RedshiftConfig", "WarehouseConfig", "load_config"]
 
 VARIABLE = "daas_warehouse"
+_ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class _Strict(BaseModel):
@@ -67,12 +69,23 @@ class WarehouseConfig(_Strict):
     rds_schema: str = "rds"
     analytics_schema: str = "analytics"
     published_schema: str = "published"
+    # Roles (users on Redshift) that read the published views: partners, dashboards.
+    # Every publish grants them USAGE on the schema and SELECT on its views.
+    published_readers: list[str] = Field(default_factory=list)
     rds_source_schema: str = "public"
     rds_source_table: str = "encounters"
     rds_sync: Literal["replicator", "airbyte"] = "replicator"
     airbyte_connection_id: str | None = None
     redshift: RedshiftConfig | None = None
     lease_seconds: int = Field(default=DEFAULT_LEASE_SECONDS, ge=60)
+
+    @field_validator("published_readers")
+    @classmethod
+    def _plain_role_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ROLE.fullmatch(name):
+                raise ValueError(f"published_readers: {name!r} is not a plain lower-case role name")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> WarehouseConfig:

@@ -59,7 +59,7 @@ def copy_lake(config: WarehouseConfig, settings: Settings, *, aws_client: Client
 def publish(config: WarehouseConfig, settings: Settings, *, aws_client: ClientFactory | None = None) -> int:
     """Recreate the analytics views and refresh the reference population."""
     with open_warehouse(config, settings, aws_client=aws_client) as warehouse:
-        return publish_analytics(warehouse)
+        return publish_analytics(warehouse, readers=config.published_readers)
 
 
 def live_loads(config: WarehouseConfig, settings: Settings, *, aws_client: ClientFactory | None = None) -> list[Lease]:

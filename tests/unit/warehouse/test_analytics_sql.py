@@ -14,8 +14,8 @@ from warehouse.tables import WarehouseSchemas
 
 def test_redshift_views_are_late_binding_and_portable() -> None:
     statements = AnalyticsStatements(REDSHIFT, WarehouseSchemas()).create()
-    creates = [s for s in statements if s.startswith("CREATE VIEW")]
-    assert [s.split(" AS ", 1)[0].removeprefix("CREATE VIEW ") for s in creates] == [
+    creates = [s for s in statements if s.startswith("CREATE OR REPLACE VIEW")]
+    assert [s.split(" AS ", 1)[0].removeprefix("CREATE OR REPLACE VIEW ") for s in creates] == [
         '"analytics"."encounters"', '"analytics"."weekly_cases_district"', '"analytics"."weekly_cases_region"',
         '"analytics"."weekly_cases_country"', '"analytics"."diagnosis_counts_region_week"',
         '"published"."weekly_cases_district"', '"published"."weekly_cases_region"',
@@ -24,8 +24,12 @@ def test_redshift_views_are_late_binding_and_portable() -> None:
     text = "\n".join(statements)
     for postgres_only in ("DISTINCT ON", "FILTER (", "GROUPING SETS", "::", "ON CONFLICT"):
         assert postgres_only not in text
-    drops = [s for s in statements if s.startswith("DROP VIEW")]
+    assert not any(s.startswith("DROP") for s in statements)  # replaced in place: grants survive
+    drops = [s for s in AnalyticsStatements(REDSHIFT, WarehouseSchemas()).recreate() if s.startswith("DROP VIEW")]
     assert drops[0] == 'DROP VIEW IF EXISTS "published"."top_diagnoses_region_week" CASCADE'  # dependants first
+    assert AnalyticsStatements(REDSHIFT, WarehouseSchemas()).grant(["who_partner"]) == [
+        'GRANT USAGE ON SCHEMA "published" TO "who_partner"',
+        'GRANT SELECT ON ALL TABLES IN SCHEMA "published" TO "who_partner"']
     assert not any("SCHEMA BINDING" in s for s in AnalyticsStatements(POSTGRES, WarehouseSchemas()).create())
 
 
