@@ -1,5 +1,5 @@
-"""Redshift lifecycle: the scheduled pause/resume/resize actions, the roles
-they and COPY run as, and the hours and cost the README says they save."""
+"""Redshift lifecycle: one controller (Airflow's DAG, on Terraform's schedule), the
+COPY role, and the hours and cost the README says the schedule saves."""
 
 from __future__ import annotations
 
@@ -24,39 +24,74 @@ def _statements(config: tf_model.ConfigDir, document: str) -> list[dict]:
     return list(tf_model.policy_statements(config.one("data", "aws_iam_policy_document", document).body))
 
 
-def test_scheduled_actions_pause_resume_and_resize(modules):
-    redshift = modules["redshift"]
-    actions = {b.name: _first(b.body, "target_action") for b in redshift.of("resource", "aws_redshift_scheduled_action")}
-    assert set(actions) == {"pause", "resume", "resize"}
-    assert set(actions["pause"]) == {"pause_cluster"}
-    assert set(actions["resume"]) == {"resume_cluster"}
-    assert set(actions["resize"]) == {"resize_cluster"}
-    resize = _first(actions["resize"], "resize_cluster")
-    assert resize["classic"] is False  # elastic resize: minutes, not hours
-    for name, target in actions.items():
-        [kind] = target
-        assert _first(target, kind)["cluster_identifier"] == "${aws_redshift_cluster.this.cluster_identifier}", name
-    # The resize is a pair (out, then back), so the cluster never stays large.
-    for_each = redshift.one("resource", "aws_redshift_scheduled_action", "resize").body["for_each"]
-    assert "out" in for_each and "back" in for_each
-    schedules = {b.name: b.body["schedule"] for b in redshift.of("resource", "aws_redshift_scheduled_action")}
-    assert schedules["pause"] == "cron(0 ${var.pause_hour_utc} ? * ${local.weekdays} *)"
-    assert schedules["resume"] == "cron(0 ${var.resume_hour_utc} ? * ${local.weekdays} *)"
-    assert redshift.locals()["weekdays"] == "MON-FRI"
+REDSHIFT_VARS = {"name_prefix": "daas-test", "subnet_ids": ["subnet-1", "subnet-2"], "security_group_id": "sg-1",
+                 "kms_key_arn": "arn:aws:kms:af-south-1:123456789012:key/k", "log_kms_key_arn": "arn:aws:kms:af-south-1:123456789012:key/l",
+                 "lake_bucket_arn": "arn:aws:s3:::lake", "lake_prefix": "encounters",
+                 "lake_kms_key_arn": "arn:aws:kms:af-south-1:123456789012:key/k"}
 
 
-def test_scheduler_role_trusts_the_redshift_scheduler_and_touches_only_the_cluster(modules):
-    redshift = modules["redshift"]
-    for action in redshift.of("resource", "aws_redshift_scheduled_action"):
-        assert action.body["iam_role"] == "${aws_iam_role.scheduler.arn}"
-    role = redshift.one("resource", "aws_iam_role", "scheduler").body
-    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.scheduler_trust.json}"
-    [trust] = _statements(redshift, "scheduler_trust")
-    assert trust["actions"] == ["sts:AssumeRole"]
-    assert _first(trust, "principals") == {"type": "Service", "identifiers": ["scheduler.redshift.amazonaws.com"]}
-    [policy] = _statements(redshift, "scheduler")
-    assert set(policy["actions"]) == {"redshift:PauseCluster", "redshift:ResumeCluster", "redshift:ResizeCluster"}
-    assert policy["resources"] == ["${aws_redshift_cluster.this.arn}"]
+def test_one_lifecycle_controller_airflow_runs_terraforms_schedule(configs, all_blocks):
+    # No Redshift scheduled action and no role for the Redshift scheduler, anywhere.
+    assert not [b.address for b in all_blocks if b.type == "aws_redshift_scheduled_action"]
+    assert "scheduler.redshift.amazonaws.com" not in "\n".join(
+        p.read_text() for p in tf_model.TERRAFORM_DIR.rglob("*.tf"))
+    # The schedule reaches MWAA as [daas] options, which the lifecycle DAG reads.
+    platform = configs["modules/platform"].one("module", "", "mwaa").body
+    assert platform["airflow_options"] == "${module.redshift.lifecycle_airflow_options}"
+    env = configs["modules/mwaa"].one("resource", "aws_mwaa_environment", "this").body
+    assert "var.airflow_options" in env["airflow_configuration_options"]
+    output = configs["modules/redshift"].outputs()["lifecycle_airflow_options"]
+    assert "local.lifecycle_crons" in output["value"]
+
+
+def test_the_dags_lifecycle_schedule_is_terraforms_and_keeps_the_readme_numbers(terraform_env, tmp_path, modules):
+    from tests.terraform.tf_cli import terraform_console
+    from warehouse.lifecycle import ClusterAction, LifecycleSchedule
+
+    crons = terraform_console("redshift", "local.lifecycle_crons", REDSHIFT_VARS, terraform_env, tmp_path)
+    schedule = LifecycleSchedule.from_conf(lambda section, key, fallback=None: crons.get(key, fallback))
+    assert schedule.crons() == {ClusterAction.PAUSE: "0 20 * * 1-5", ClusterAction.RESUME: "0 6 * * 1-5",
+                                ClusterAction.RESIZE_UP: "0 7 * * 1", ClusterAction.RESIZE_DOWN: "0 12 * * 1"}
+    # The DAG's own defaults (no options set) are the same week.
+    assert LifecycleSchedule().crons() == schedule.crons()
+    # Replaying what the DAG does hour by hour gives the hours the module and README state.
+    defaults = _defaults(modules["redshift"])
+    assert simulate_dag_week(schedule, 1, None)[0] == simulate_week(defaults["pause_hour_utc"],
+                                                                    defaults["resume_hour_utc"], 1, None)[0] == 98
+    assert simulate_dag_week(schedule, 2, 4) == simulate_week(20, 6, 2, ("MON", 7, 12, 4))
+
+    off = terraform_console("redshift", "local.lifecycle_crons", {**REDSHIFT_VARS, "schedule_enabled": False},
+                            terraform_env, tmp_path / "off")
+    assert LifecycleSchedule.from_conf(lambda section, key, fallback=None: off.get(key, fallback)).crons() == {}
+
+
+def simulate_dag_week(schedule, nodes: int, heavy_nodes: int | None) -> tuple[int, int]:
+    """Replay the lifecycle DAG's runs over a week (after a warm-up week): (paused hours, node-hours)."""
+    from datetime import UTC, datetime, timedelta
+
+    from warehouse.lifecycle import ClusterAction
+
+    paused, size = True, nodes
+    paused_hours = billed = 0
+    monday = datetime(2026, 11, 2, tzinfo=UTC)
+    for hour in range(2 * 168):
+        when = monday + timedelta(hours=hour)
+        try:
+            action = schedule.action_at(when)
+        except Exception:  # noqa: BLE001 - no run this hour
+            action = None
+        if action is ClusterAction.RESUME:
+            paused = False
+        elif action is ClusterAction.PAUSE:
+            paused = True
+        elif action is ClusterAction.RESIZE_UP and heavy_nodes and not paused:
+            size = heavy_nodes
+        elif action is ClusterAction.RESIZE_DOWN and not paused:
+            size = nodes
+        if hour >= 168:
+            paused_hours += paused
+            billed += 0 if paused else size
+    return paused_hours, billed
 
 
 def test_copy_role_reads_only_the_lake_prefix_and_decrypts_with_the_lake_key(modules):

@@ -17,3 +17,8 @@ output "staging_user_name" {
   description = "IAM user whose access key the Redshift destination stages with."
   value       = aws_iam_user.staging.name
 }
+
+output "destination_schema" {
+  description = "Warehouse schema the connection writes to (the DAGs' rds_schema)."
+  value       = var.destination_schema
+}

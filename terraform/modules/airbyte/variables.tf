@@ -102,9 +102,9 @@ variable "destination_database" {
 }
 
 variable "destination_schema" {
-  description = "Warehouse schema the replicated ops tables land in."
+  description = "Warehouse schema the replicated ops tables land in: the warehouse reads them as <rds_schema>.encounters (warehouse.config, default rds)."
   type        = string
-  default     = "ops"
+  default     = "rds"
 }
 
 variable "destination_username" {

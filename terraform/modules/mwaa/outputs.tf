@@ -22,3 +22,13 @@ output "log_group_arn_pattern" {
   description = "ARN pattern of the environment's log groups (for the KMS key policy)."
   value       = local.log_groups
 }
+
+output "airbyte_connection_secret_arn" {
+  description = "Secret an operator fills with the Airflow connection airbyte_default (Airbyte API URL, client id and secret)."
+  value       = aws_secretsmanager_secret.airbyte_connection.arn
+}
+
+output "warehouse_variable_secret_arn" {
+  description = "Secret holding the Airflow Variable daas_warehouse (written by Terraform)."
+  value       = aws_secretsmanager_secret.warehouse_variable.arn
+}

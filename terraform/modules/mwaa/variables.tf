@@ -27,12 +27,6 @@ variable "max_workers" {
   default     = 2
 }
 
-variable "requirements_s3_object_version" {
-  description = "S3 object version of requirements.txt in the DAG bucket; null until the first upload."
-  type        = string
-  default     = null
-}
-
 variable "subnet_ids" {
   description = "Exactly two private subnets in different zones."
   type        = list(string)
@@ -68,8 +62,59 @@ variable "redshift_cluster_arn" {
   type        = string
 }
 
-variable "warehouse_dsn_secret_arn" {
-  description = "Secret with the warehouse loader DSN (the COPY + MERGE DAG)."
+variable "redshift_cluster_identifier" {
+  description = "Cluster the loads run on (Data API) and the lifecycle DAG controls."
+  type        = string
+}
+
+variable "redshift_database" {
+  description = "Warehouse database."
+  type        = string
+}
+
+variable "redshift_db_user" {
+  description = "Warehouse user the DAGs' Data API statements run as (temporary credentials); created by an operator."
+  type        = string
+  default     = "daas_loader"
+}
+
+variable "redshift_copy_role_arn" {
+  description = "Role named in COPY ... IAM_ROLE."
+  type        = string
+}
+
+variable "redshift_sizes" {
+  description = "Cluster sizes outside (base) and during (heavy) the weekly heavy window."
+  type = object({
+    base  = object({ node_type = string, nodes = number })
+    heavy = object({ node_type = string, nodes = number })
+  })
+}
+
+variable "airbyte_connection_id" {
+  description = "Airbyte connection the rds_to_redshift_sync DAG triggers."
+  type        = string
+}
+
+variable "rds_schema" {
+  description = "Warehouse schema the Airbyte connection writes the RDS tables to (the destination's schema)."
+  type        = string
+}
+
+variable "published_readers" {
+  description = "Warehouse users or roles granted the published views on every publish."
+  type        = list(string)
+  default     = []
+}
+
+variable "airflow_options" {
+  description = "More Airflow configuration options, e.g. the [daas] lifecycle schedule from the redshift module."
+  type        = map(string)
+  default     = {}
+}
+
+variable "lake_bucket_name" {
+  description = "Lake bucket (DAAS_S3_BUCKET of the DAGs' project code)."
   type        = string
 }
 
@@ -79,6 +124,6 @@ variable "lake_bucket_arn" {
 }
 
 variable "lake_prefix" {
-  description = "Lake key prefix."
+  description = "Lake key prefix (DAAS_S3_PREFIX)."
   type        = string
 }

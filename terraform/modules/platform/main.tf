@@ -179,20 +179,30 @@ module "stream_services" {
 module "mwaa" {
   source = "../mwaa"
 
-  name_prefix              = local.name_prefix
-  airflow_version          = var.mwaa_airflow_version
-  environment_class        = var.mwaa_environment_class
-  min_workers              = var.mwaa_min_workers
-  max_workers              = var.mwaa_max_workers
-  subnet_ids               = module.network.private_subnet_ids
-  security_group_id        = module.network.security_group_ids["mwaa"]
-  kms_key_arn              = module.kms_data.key_arn
-  access_log_bucket_name   = module.data_lake.access_log_bucket_name
-  access_log_prefix_root   = module.data_lake.access_log_prefix_root
-  redshift_cluster_arn     = module.redshift.cluster_arn
-  warehouse_dsn_secret_arn = module.redshift.dsn_secret_arn
-  lake_bucket_arn          = module.data_lake.bucket_arn
-  lake_prefix              = module.data_lake.lake_prefix
+  name_prefix            = local.name_prefix
+  airflow_version        = var.mwaa_airflow_version
+  environment_class      = var.mwaa_environment_class
+  min_workers            = var.mwaa_min_workers
+  max_workers            = var.mwaa_max_workers
+  subnet_ids             = module.network.private_subnet_ids
+  security_group_id      = module.network.security_group_ids["mwaa"]
+  kms_key_arn            = module.kms_data.key_arn
+  access_log_bucket_name = module.data_lake.access_log_bucket_name
+  access_log_prefix_root = module.data_lake.access_log_prefix_root
+  lake_bucket_arn        = module.data_lake.bucket_arn
+  lake_bucket_name       = module.data_lake.bucket_name
+  lake_prefix            = module.data_lake.lake_prefix
+
+  # The DAGs' Variable daas_warehouse and the lifecycle schedule: Airflow is the
+  # only controller of the cluster's pause, resume and resize.
+  redshift_cluster_arn        = module.redshift.cluster_arn
+  redshift_cluster_identifier = module.redshift.cluster_identifier
+  redshift_database           = module.redshift.database_name
+  redshift_copy_role_arn      = module.redshift.copy_role_arn
+  redshift_sizes              = module.redshift.resize_sizes
+  airflow_options             = module.redshift.lifecycle_airflow_options
+  airbyte_connection_id       = module.airbyte.connection_id
+  rds_schema                  = module.airbyte.destination_schema
 }
 
 module "airbyte" {

@@ -87,6 +87,7 @@ output "secrets_to_populate" {
     warehouse_dsn        = module.redshift.dsn_secret_arn
     pseudonymisation_key = module.stream_services.pseudonymisation_key_secret_arn
     gsheet_credentials   = module.stream_services.gsheet_credentials_secret_arn
+    airflow_airbyte_conn = module.mwaa.airbyte_connection_secret_arn
   }
 }
 
@@ -101,7 +102,7 @@ output "redshift_master_password_secret_arn" {
 }
 
 output "mwaa_dag_bucket" {
-  description = "Bucket to sync dags/ and requirements.txt into."
+  description = "MWAA's bucket: DAGs, project code, requirements.txt and startup.sh, uploaded by Terraform."
   value       = module.mwaa.dag_bucket_name
 }
 

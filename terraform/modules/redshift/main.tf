@@ -1,7 +1,7 @@
 # Redshift warehouse: private, KMS-encrypted, TLS-only, enhanced VPC routing
 # (COPY traffic to S3 goes through the VPC's S3 gateway endpoint), with an
-# IAM role for COPY that reads only the lake prefix, and scheduled
-# pause/resume/resize to pay only for the hours the warehouse is used.
+# IAM role for COPY that reads only the lake prefix, and the pause/resume/resize
+# schedule (run by Airflow, see schedule.tf) to pay only for the hours used.
 
 data "aws_caller_identity" "current" {}
 

@@ -52,3 +52,16 @@ output "estimated_weekly_savings_usd" {
   description = "net_node_hours_saved_per_week x node_hourly_price_usd (compute only; managed storage is billed while paused)."
   value       = var.schedule_enabled ? local.net_node_hours_saved * var.node_hourly_price_usd : 0
 }
+
+output "lifecycle_airflow_options" {
+  description = "The pause/resume/resize schedule as MWAA configuration options ([daas] section) for the redshift_lifecycle DAG, the cluster's only lifecycle controller."
+  value       = { for key, value in local.lifecycle_crons : "daas.${key}" => value }
+}
+
+output "resize_sizes" {
+  description = "Node type and count outside (base) and during (heavy) the weekly heavy window, for the DAG's Variable."
+  value = {
+    base  = { node_type = var.node_type, nodes = var.number_of_nodes }
+    heavy = { node_type = var.node_type, nodes = var.resize_number_of_nodes }
+  }
+}

@@ -74,11 +74,11 @@ variable "lake_kms_key_arn" {
   type        = string
 }
 
-# --- Schedule. Times are UTC (the Redshift scheduler only speaks UTC):
+# --- Schedule, run by Airflow's redshift_lifecycle DAG. Times are UTC:
 # 20:00 UTC is 20:00-23:00 local time across the clinics (UTC+0 to UTC+3).
 
 variable "schedule_enabled" {
-  description = "Whether the pause/resume/resize actions run. Turn off if Airflow's lifecycle DAG takes over."
+  description = "Whether the lifecycle DAG pauses, resumes and resizes on schedule; false leaves it to manual runs."
   type        = bool
   default     = true
 }
