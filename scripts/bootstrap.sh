@@ -40,3 +40,12 @@ say "stream environment (.venv)"
 
 say "Airflow environment (.venvs/airflow)"
 UV_PROJECT_ENVIRONMENT=.venvs/airflow "$UV" sync --frozen --quiet --python "$PYTHON" --extra airflow --group dev
+
+# tests/deploy loads docker-compose.yaml with compose-go (Docker Compose's loader), a
+# small Go program pinned by its go.sum; its modules come from the Go module proxy.
+if command -v go >/dev/null 2>&1; then
+  say "compose-go loader modules (tests/deploy/composecheck)"
+  (cd tests/deploy/composecheck && go mod download)
+else
+  echo "warning: go not found; tests/deploy needs it to load docker-compose.yaml" >&2
+fi
