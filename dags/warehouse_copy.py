@@ -14,6 +14,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from warehouse.orchestration import (
     TAGS,
     fatal_errors_fail_fast,
+    lake_manifests_asset,
     redshift_client_factory,
     runtime_config,
     schedule_setting,
@@ -21,10 +22,9 @@ from warehouse.orchestration import (
     warehouse_accepts_work,
 )
 
-# Updated from outside (an S3 event notification calling Airflow's asset-event API)
-# whenever the sink commits a manifest; the cron below catches anything missed.
-LAKE_MANIFESTS = Asset(name="daas_lake_manifests",
-                       uri=schedule_setting("lake_manifests_uri", "s3://daas-lake/encounters/_manifests/"))
+# Updated by the lake_manifests_watch DAG when the S3 sink has committed new manifests;
+# the cron below catches anything missed.
+LAKE_MANIFESTS = lake_manifests_asset()
 WAREHOUSE_ENCOUNTERS = Asset(name="daas_warehouse_encounters", uri="daas-warehouse://lake/encounters")
 
 

@@ -17,12 +17,13 @@ from warehouse.analytics import publish_analytics
 from warehouse.clients import connect, s3_client
 from warehouse.config import WarehouseConfig
 from warehouse.loader import LoadReport, load_new_manifests
+from warehouse.manifests import list_manifests, manifests_mark
 from warehouse.postgres import PostgresWarehouse
 from warehouse.redshift import RedshiftDataApi, RedshiftWarehouse
 from warehouse.replicator import ReplicationReport, replicate
 from warehouse.targets import Lease, Warehouse
 
-__all__ = ["copy_lake", "live_loads", "open_warehouse", "publish", "replicate_rds"]
+__all__ = ["copy_lake", "lake_manifests_mark", "live_loads", "open_warehouse", "publish", "replicate_rds"]
 
 # A factory for AWS clients by service name, e.g. the provider's AwsBaseHook(...).conn.
 ClientFactory = Callable[[str], Any]
@@ -54,6 +55,11 @@ def copy_lake(config: WarehouseConfig, settings: Settings, *, aws_client: Client
     s3 = s3_client(settings)
     with open_warehouse(config, settings, s3=s3, aws_client=aws_client) as warehouse:
         return load_new_manifests(settings, s3=s3, warehouse=warehouse, lease_seconds=config.lease_seconds)
+
+
+def lake_manifests_mark(settings: Settings) -> dict[str, Any]:
+    """The count and newest time of the lake's committed manifests (``lake_manifests_watch``)."""
+    return manifests_mark(list_manifests(s3_client(settings), settings.s3_bucket, settings.s3_prefix))
 
 
 def publish(config: WarehouseConfig, settings: Settings, *, aws_client: ClientFactory | None = None) -> int:

@@ -12,13 +12,23 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from warehouse.errors import ManifestError, WarehouseUnavailable
 
-__all__ = ["MANIFEST_DIR", "Listed", "Manifest", "ManifestEntry", "list_manifests", "read_manifest", "split_s3_url"]
+__all__ = [
+    "MANIFEST_DIR",
+    "Listed",
+    "Manifest",
+    "ManifestEntry",
+    "list_manifests",
+    "manifests_mark",
+    "read_manifest",
+    "split_s3_url",
+]
 
 MANIFEST_DIR = "_manifests"
 _ETAG = re.compile(r"[0-9a-fA-F]{16,64}(-\d{1,5})?")
@@ -103,6 +113,7 @@ def _unavailable(what: str, exc: Exception) -> WarehouseUnavailable:
 class Listed:
     key: str
     etag: str | None
+    modified: datetime | None = None
 
 
 def list_manifests(s3: Any, bucket: str, prefix: str) -> list[Listed]:
@@ -111,8 +122,8 @@ def list_manifests(s3: Any, bucket: str, prefix: str) -> list[Listed]:
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(
                 Bucket=bucket, Prefix=f"{prefix.strip('/')}/{MANIFEST_DIR}/"):
-            found.extend(Listed(obj["Key"], _etag(obj.get("ETag"))) for obj in page.get("Contents", [])
-                         if obj["Key"].endswith(".json"))
+            found.extend(Listed(obj["Key"], _etag(obj.get("ETag")), obj.get("LastModified"))
+                         for obj in page.get("Contents", []) if obj["Key"].endswith(".json"))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
             raise ManifestError(f"bucket {bucket!r} does not exist; check DAAS_S3_BUCKET") from exc
@@ -120,6 +131,16 @@ def list_manifests(s3: Any, bucket: str, prefix: str) -> list[Listed]:
     except BotoCoreError as exc:
         raise _unavailable(f"listing s3://{bucket}/{prefix}/{MANIFEST_DIR}/", exc) from exc
     return sorted(found, key=lambda listed: listed.key)
+
+
+def manifests_mark(listed: list[Listed]) -> dict[str, Any]:
+    """What the lake's manifests look like now: how many, and the newest one's time.
+
+    The ``lake_manifests_watch`` DAG compares this with the mark of the last asset event
+    it emitted: a different mark means the S3 sink committed something new.
+    """
+    times = [item.modified for item in listed if item.modified is not None]
+    return {"manifests": len(listed), "newest_modified": max(times).isoformat() if times else None}
 
 
 def read_manifest(s3: Any, bucket: str, key: str) -> Manifest:

@@ -27,6 +27,7 @@ __all__ = [
     "TAGS",
     "aws_client_factory",
     "fatal_errors_fail_fast",
+    "lake_manifests_asset",
     "lifecycle_check",
     "redshift_client_factory",
     "running_dag_runs",
@@ -63,6 +64,15 @@ def schedule_setting(key: str, default: str) -> str:
     from airflow.configuration import conf
 
     return conf.get("daas", key, fallback=default)
+
+
+def lake_manifests_asset() -> Any:
+    """The asset the S3 sink's committed manifests stand for: ``lake_manifests_watch``
+    updates it when new ones appear, ``warehouse_copy`` is scheduled on it."""
+    from airflow.sdk import Asset
+
+    return Asset(name="daas_lake_manifests",
+                 uri=schedule_setting("lake_manifests_uri", "s3://daas-lake/encounters/_manifests/"))
 
 
 def runtime_config() -> WarehouseConfig:

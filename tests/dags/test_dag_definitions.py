@@ -9,7 +9,7 @@ import pytest
 
 from warehouse.alerts import task_failure_alert
 
-DAG_IDS = {"warehouse_copy", "rds_to_redshift_sync", "redshift_lifecycle"}
+DAG_IDS = {"warehouse_copy", "rds_to_redshift_sync", "redshift_lifecycle", "lake_manifests_watch"}
 
 
 def test_the_dagbag_loads_every_dag_with_zero_import_errors(dagbag) -> None:  # noqa: ANN001
@@ -100,3 +100,11 @@ def test_redshift_lifecycle_pauses_resumes_and_resizes_on_its_schedules(dagbag) 
     assert kinds["check_pause"] == kinds["check_resume"] == kinds["check_resize"] == "_ShortCircuitDecoratedOperator"
     assert dag.get_task("wait_paused").target_status == "paused"
     assert dag.params["action"] is None
+
+
+def test_lake_manifests_watch_emits_the_asset_warehouse_copy_is_scheduled_on(dagbag) -> None:  # noqa: ANN001
+    watch, copy = dagbag.dags["lake_manifests_watch"], dagbag.dags["warehouse_copy"]
+    assert watch.timetable.serialize()["expression"] == "*/5 * * * *"
+    [task] = watch.tasks
+    assert [a.name for a in task.outlets] == [a.name for a in task.inlets] == ["daas_lake_manifests"]
+    assert task.outlets[0] == copy.timetable.asset_condition
