@@ -302,3 +302,24 @@ def test_no_secret_is_written_in_the_file() -> None:
         for line in text.splitlines():
             if re.search(rf"{key}[A-Z_]*: ", line):
                 assert "${" in line, f"a literal secret: {line.strip()}"
+
+
+# ------------------------------------------------------------------ ECS
+
+
+ECS_TO_COMPOSE = {"simuhealth_producer": "simuhealth", "sheet_poller": "sheet-poller", "processor": "processor",
+                  "s3_sink": "s3-sink", "postgres_sink": "postgres-sink", "topic_admin": "topics"}
+
+
+def test_ecs_runs_the_commands_compose_runs_on_the_same_entrypoint(services: dict[str, dict[str, Any]]) -> None:
+    from tests.terraform import tf_model
+
+    stream = tf_model.load_dir(ROOT / "terraform" / "modules" / "stream_services")
+    commands = stream.variables()["commands"]["default"]
+    assert set(commands) == set(ECS_TO_COMPOSE)
+    for ecs, compose in ECS_TO_COMPOSE.items():
+        words = [w for w in services[compose]["command"] if not w.startswith("-") and not w.isdigit()]
+        assert commands[ecs] == words, f"ECS {ecs} runs {commands[ecs]}, compose {compose} runs {words}"
+    # ECS's command replaces the image's CMD and keeps its ENTRYPOINT (`daas`).
+    task = stream.one("resource", "aws_ecs_task_definition", "this").body["container_definitions"]
+    assert "command = var.commands[each.key]" in task and "entryPoint" not in task

@@ -27,20 +27,17 @@ variable "cpu_architecture" {
 }
 
 variable "commands" {
-  description = "Container command per service; each runs the same pipeline image. Keys: simuhealth_producer, sheet_poller, processor, s3_sink, postgres_sink, topic_admin."
+  description = "Container command per service: arguments of the pipeline image's ENTRYPOINT (`daas`), the same commands docker-compose.yaml runs. Keys: simuhealth_producer, sheet_poller, processor, s3_sink, postgres_sink, topic_admin."
   type        = map(list(string))
   default = {
-    simuhealth_producer = ["daas", "produce", "simuhealth"]
-    sheet_poller        = ["daas", "produce", "gsheet"]
-    processor           = ["python", "-m", "stream_processors"]
-    s3_sink             = ["daas", "sink", "s3"]
-    postgres_sink       = ["daas", "sink", "postgres"]
+    simuhealth_producer = ["produce", "simuhealth"]
+    sheet_poller        = ["produce", "gsheet"]
+    processor           = ["process"]
+    s3_sink             = ["sink", "s3"]
+    postgres_sink       = ["sink", "postgres"]
     # Idempotent: creates the missing pipeline topics with their retention
-    # and compaction settings (daas.kafka.pipeline_topics), nothing else.
-    topic_admin = [
-      "python", "-c",
-      "from daas.kafka import create_admin, ensure_topics, pipeline_topics; from daas.settings import load_settings; s = load_settings(); print(ensure_topics(create_admin(s), pipeline_topics(s.topics, s.kafka_partitions), replication_factor=s.kafka_replication_factor))",
-    ]
+    # and compaction settings, nothing else.
+    topic_admin = ["topics", "create"]
   }
 
   validation {
