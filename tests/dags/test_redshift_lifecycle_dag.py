@@ -85,16 +85,22 @@ def test_a_live_load_lease_refuses_the_pause_and_alerts(cluster, run_dag, airflo
     assert alert["exception"].startswith("LoadInProgress: a warehouse load holds the load lease: loader-in-test:1:a")
 
 
-def test_a_running_warehouse_copy_run_refuses_the_pause(cluster, run_dag, airflow_env, webhook) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("dag_id", "refusal"), [
+    ("warehouse_copy", "1 warehouse_copy run(s) are queued or running; not touching the cluster under a load"),
+    ("rds_to_redshift_sync",
+     "1 rds_to_redshift_sync run(s) are queued or running; not touching the cluster under an Airbyte sync"),
+])
+def test_a_running_load_or_sync_run_refuses_the_pause(cluster, run_dag, airflow_env, webhook, dag_id: str,  # noqa: ANN001
+                                                      refusal: str) -> None:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
     airflow_env(AIRFLOW_VAR_DAAS_ALERT_WEBHOOK_URL=webhook.url)
-    run_id = f"manual__loading_{datetime.now(tz=UTC).timestamp()}"
+    run_id = f"manual__working_{datetime.now(tz=UTC).timestamp()}"
     with create_session() as session:
-        session.add(DagRun(dag_id="warehouse_copy", run_id=run_id, run_type=DagRunType.MANUAL,
+        session.add(DagRun(dag_id=dag_id, run_id=run_id, run_type=DagRunType.MANUAL,
                            state=DagRunState.RUNNING, run_after=datetime.now(tz=UTC),
                            triggered_by=DagRunTriggeredByType.TEST))
     try:
@@ -105,8 +111,7 @@ def test_a_running_warehouse_copy_run_refuses_the_pause(cluster, run_dag, airflo
     assert (states["check_pause"], states["pause_cluster"]) == ("failed", "upstream_failed")
     assert status(cluster) == "available"
     assert webhook.wait()
-    assert webhook.received[0]["json"]["daas"]["exception"] == (
-        "LoadInProgress: 1 warehouse_copy run(s) are queued or running; not touching the cluster under a load")
+    assert webhook.received[0]["json"]["daas"]["exception"] == f"LoadInProgress: {refusal}"
 
 
 def test_resize_down_is_skipped_at_the_base_size(cluster, run_dag) -> None:  # noqa: ANN001
@@ -156,27 +161,3 @@ def test_loads_and_syncs_skip_not_fail_while_the_cluster_is_paused(cluster, run_
     resumed = run_dag("rds_to_redshift_sync", retries=False)
     assert (resumed["warehouse_available"], resumed["choose_sync"]) == ("success", "success")
     assert resumed["replicate_locally"] == "skipped"
-
-
-def test_a_running_airbyte_sync_refuses_the_pause(cluster, run_dag, airflow_env, webhook) -> None:  # noqa: ANN001
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
-
-    airflow_env(AIRFLOW_VAR_DAAS_ALERT_WEBHOOK_URL=webhook.url)
-    run_id = f"manual__syncing_{datetime.now(tz=UTC).timestamp()}"
-    with create_session() as session:
-        session.add(DagRun(dag_id="rds_to_redshift_sync", run_id=run_id, run_type=DagRunType.MANUAL,
-                           state=DagRunState.RUNNING, run_after=datetime.now(tz=UTC),
-                           triggered_by=DagRunTriggeredByType.TEST))
-    try:
-        states = run_dag("redshift_lifecycle", conf={"action": "pause"}, retries=False)
-    finally:
-        with create_session() as session:
-            session.query(DagRun).filter(DagRun.run_id == run_id).delete()
-    assert (states["check_pause"], states["pause_cluster"]) == ("failed", "upstream_failed")
-    assert status(cluster) == "available"
-    assert webhook.wait()
-    assert webhook.received[0]["json"]["daas"]["exception"] == (
-        "LoadInProgress: 1 rds_to_redshift_sync run(s) are queued or running; not touching the cluster under an Airbyte sync")
