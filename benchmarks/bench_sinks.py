@@ -42,7 +42,7 @@ from daas.kafka import DeliveryReport, create_consumer, create_producer, flush_o
 from daas.settings import Settings, Topics, load_settings  # noqa: E402
 from schemas import CLEAN_ENCOUNTER, AvroCodec, SchemaStore  # noqa: E402
 from sinks.base import FlushPolicy, SinkRunner  # noqa: E402
-from sinks.base.decoding import ValueDecoder, without_logical_types  # noqa: E402
+from schemas.codec import without_logical_types  # noqa: E402
 from sinks.postgres import PostgresSink  # noqa: E402
 from sinks.s3_parquet import S3ParquetSink, s3_client  # noqa: E402
 from tests.integration.sinks.support import clean_records, create_topic, encode, produce  # noqa: E402
@@ -113,7 +113,7 @@ def _generate(n: int) -> list[tuple[bytes, bytes]]:
 
 def bench_limit(settings: Settings, topic: str, n: int) -> float:
     """Batch consume + decode only: the ceiling for any sink on this machine."""
-    decode = ValueDecoder(AvroCodec(), logical_types=False)
+    decode = AvroCodec().with_logical_types(False).decode_record
     consumer = create_consumer(settings, f"bench-limit-{uuid.uuid4().hex[:6]}")
     consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
     seen, first = 0, None

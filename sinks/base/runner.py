@@ -51,7 +51,6 @@ from sinks.base.backoff import Backoff
 from sinks.base.batch import Batch, Record, Rejection
 from sinks.base.buffer import PartitionBuffer
 from sinks.base.contract import PartitionStart, Sink
-from sinks.base.decoding import ValueDecoder
 from sinks.base.policy import Budget
 
 __all__ = ["RunStats", "SinkRunner"]
@@ -130,8 +129,8 @@ class SinkRunner:
         self.stats = RunStats()
         self._new_backoff = backoff
         self._consumer_config = {**_CONSUMER_DEFAULTS, **(consumer_config or {})}
-        self._decode = ValueDecoder(codec or AvroCodec.from_settings(settings.schema_registry_url),
-                                    logical_types=sink.logical_types)
+        codec = codec or AvroCodec.from_settings(settings.schema_registry_url)
+        self._decode = codec.with_logical_types(sink.logical_types).decode_record
         self._dlq_topic = settings.topics.dlq
         self._parts: dict[TopicPart, _Partition] = {}
         self._consumer: Consumer | None = None

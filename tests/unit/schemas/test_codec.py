@@ -152,7 +152,7 @@ def test_confluent_bytes_without_registry_are_a_decode_error(store: SchemaStore)
         (b"", "empty value"),
         (b"{\"json\": true}", "unknown magic byte 0x7b"),
         (SINGLE_OBJECT_MAGIC + b"\x01\x02", "truncated single-object header"),
-        (SINGLE_OBJECT_MAGIC + b"\xff" * 8 + b"\x00", "unknown schema fingerprint"),
+        (SINGLE_OBJECT_MAGIC + b"\xff" * 8 + b"\x00", "unknown writer schema .single-object fingerprint"),
     ],
 )
 def test_undecodable_values_name_the_reason(data: bytes, reason: str) -> None:

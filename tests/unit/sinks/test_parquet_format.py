@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 
 from schemas import CLEAN_ENCOUNTER, AvroCodec, SchemaStore
 from sinks.avro_types import arrow_schema
-from sinks.base.decoding import ValueDecoder
 from sinks.formats.parquet import UNCONVERTIBLE, ParquetFormat
 from tests.unit.sinks.samples import clean
 
@@ -21,7 +20,7 @@ SCHEMA = SchemaStore.default().current(CLEAN_ENCOUNTER).raw
 def test_primitive_and_logical_values_give_identical_typed_tables() -> None:
     fmt = ParquetFormat(SCHEMA)
     records = [clean(n) for n in range(5)]
-    raw = ValueDecoder(AvroCodec(), logical_types=False)
+    raw = AvroCodec().with_logical_types(False).decode_record
     wire = AvroCodec().encode_many(CLEAN_ENCOUNTER, records)
     from_primitives, bad1 = fmt.to_table([raw(v) for v in wire])
     from_logical, bad2 = fmt.to_table(records)
@@ -55,7 +54,7 @@ def test_unconvertible_values_reject_only_their_rows() -> None:
 
 
 def test_rules_arrow_does_not_enforce_are_checked_on_the_fast_path() -> None:
-    primitives = ValueDecoder(AvroCodec(), logical_types=False)
+    primitives = AvroCodec().with_logical_types(False).decode_record
     rows = [primitives(AvroCodec().encode(CLEAN_ENCOUNTER, clean(n))) for n in range(3)]
     rows[1]["record_id"] = "0000"  # decodes fine as Avro text; not a UUID
     rows[2]["patient_key"] = None

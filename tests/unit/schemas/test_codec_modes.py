@@ -1,5 +1,5 @@
-"""The sinks' decoder reads what the codec reads, projects older schemas, and can skip
-logical-type objects for columnar sinks."""
+"""The codec's two modes: logical types as objects (the processor) or as primitives
+(columnar sinks); both read both framings and project older schemas."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from confluent_kafka.schema_registry._sync.mock_schema_registry_client import Mo
 
 from daas.errors import DecodeError
 from schemas import CLEAN_ENCOUNTER, AvroCodec
-from sinks.base.decoding import ValueDecoder
 from tests.unit.sinks.samples import clean, current_schema, older_schema, store_with
 
 
@@ -19,13 +18,13 @@ def test_logical_mode_equals_the_codec_for_both_framings() -> None:
     registry = MockSchemaRegistryClient({"url": "mock://sinks-decoding"})
     for codec in (AvroCodec(), AvroCodec(registry=registry)):
         data = codec.encode(CLEAN_ENCOUNTER, record)
-        assert ValueDecoder(codec)(data) == codec.decode(data).record == record
+        assert codec.decode_record(data) == codec.decode(data).record == record
 
 
 def test_primitive_mode_reads_logical_types_as_their_primitives() -> None:
     record = clean(2)
     data = AvroCodec().encode(CLEAN_ENCOUNTER, record)
-    raw = ValueDecoder(AvroCodec(), logical_types=False)(data)
+    raw = AvroCodec().with_logical_types(False).decode_record(data)
     assert raw["record_id"] == str(record["record_id"])
     assert raw["encounter_date"] == (record["encounter_date"] - record["encounter_date"].replace(1970, 1, 1)).days
     assert raw["event_time"] == int(record["event_time"].timestamp() * 1000)
@@ -42,7 +41,7 @@ def test_an_older_writer_schema_is_projected_onto_the_current_one(tmp_path: Path
     reader_store = store_with(tmp_path / "reader", current_schema(), old)
     record = clean(3)
     data = writer.encode(CLEAN_ENCOUNTER, {k: v for k, v in record.items() if k != "birth_year"})
-    decoded = ValueDecoder(AvroCodec(reader_store), logical_types=logical)(data)
+    decoded = AvroCodec(reader_store).with_logical_types(logical).decode_record(data)
     assert sorted(decoded) == sorted(f["name"] for f in current_schema()["fields"])
     assert decoded["birth_year"] is None
     if logical:
@@ -52,18 +51,18 @@ def test_an_older_writer_schema_is_projected_onto_the_current_one(tmp_path: Path
 @pytest.mark.parametrize(("data", "reason"), [
     (b"", "empty value"),
     (b"\xc3\x01abc", "truncated single-object header"),
-    (b"\xc3\x01" + b"\x00" * 8 + b"x", "unknown schema fingerprint"),
+    (b"\xc3\x01" + b"\x00" * 8 + b"x", "unknown writer schema .single-object fingerprint"),
     (b"\x00\x00\x00\x00\x07x", "no schema registry"),
     (b"{json}", "unknown magic byte 0x7b"),
 ])
 def test_undecodable_values_say_why(data: bytes, reason: str) -> None:
     with pytest.raises(DecodeError, match=reason):
-        ValueDecoder(AvroCodec())(data)
+        AvroCodec().decode_record(data)
 
 
 def test_trailing_and_corrupt_bodies_are_decode_errors() -> None:
     data = AvroCodec().encode(CLEAN_ENCOUNTER, clean(4))
     with pytest.raises(DecodeError, match="trailing bytes"):
-        ValueDecoder(AvroCodec())(data + b"\x00")
+        AvroCodec().decode_record(data + b"\x00")
     with pytest.raises(DecodeError, match="corrupt Avro body"):
-        ValueDecoder(AvroCodec())(data[:40])
+        AvroCodec().decode_record(data[:40])
