@@ -323,3 +323,14 @@ def test_ecs_runs_the_commands_compose_runs_on_the_same_entrypoint(services: dic
     # ECS's command replaces the image's CMD and keeps its ENTRYPOINT (`daas`).
     task = stream.one("resource", "aws_ecs_task_definition", "this").body["container_definitions"]
     assert "command = var.commands[each.key]" in task and "entryPoint" not in task
+    assert 'command = ["CMD", "daas", "healthcheck"]' in task  # the check compose runs
+
+
+def test_ecs_sets_only_real_settings(services: dict[str, dict[str, Any]]) -> None:
+    from tests.terraform import tf_model
+
+    platform = tf_model.load_dir(ROOT / "terraform" / "modules" / "platform").one("module", "", "stream_services").body
+    ecs = set(platform["common_environment"]) | {k for env in platform["service_environment"].values() for k in env}
+    known = {f"DAAS_{n.upper()}" for n in Settings.model_fields} | {f"DAAS_TOPIC_{n.upper()}" for n in Topics.model_fields}
+    assert ecs - known == set(), f"not settings: {sorted(ecs - known)}"
+    assert platform["common_environment"]["DAAS_METRICS_PORT"] == services["processor"]["environment"]["DAAS_METRICS_PORT"]

@@ -150,6 +150,7 @@ module "stream_services" {
     DAAS_S3_REGION                = local.region
     DAAS_S3_BUCKET                = module.data_lake.bucket_name
     DAAS_S3_PREFIX                = module.data_lake.lake_prefix
+    DAAS_METRICS_PORT             = "9100" # /healthz and /metrics of every stage
   }
   service_environment = {
     sheet_poller = { DAAS_GSHEET_ID = var.gsheet_spreadsheet_id }

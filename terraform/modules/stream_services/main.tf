@@ -148,6 +148,16 @@ resource "aws_ecs_task_definition" "this" {
       linuxParameters = {
         initProcessEnabled = true
       }
+      # `daas healthcheck` asks the stage's own /healthz (DAAS_METRICS_PORT); a
+      # stage that stops consuming or producing is replaced. The one-off topic
+      # admin task exits instead.
+      healthCheck = each.key == "topic_admin" ? null : {
+        command     = ["CMD", "daas", "healthcheck"]
+        interval    = 30
+        timeout     = 5
+        retries     = 3
+        startPeriod = 60
+      }
       mountPoints = [
         { sourceVolume = "state", containerPath = "/var/lib/daas", readOnly = false },
         { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
