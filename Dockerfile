@@ -8,7 +8,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-install-project --no-dev --extra stream
 # Every package of the wheel ([tool.hatch.build.targets.wheel] in pyproject.toml).
-COPY cli ./cli
+COPY console ./console
 COPY daas ./daas
 COPY producers ./producers
 COPY reference ./reference

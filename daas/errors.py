@@ -11,6 +11,7 @@ __all__ = [
     "ConfigurationError",
     "DaasError",
     "DecodeError",
+    "ProcessorError",
     "Retryable",
     "SchemaError",
     "SinkError",
@@ -45,6 +46,10 @@ class DecodeError(DaasError):
 
 class ValidationError(DaasError):
     """A decoded record breaks a rule of the record contract."""
+
+
+class ProcessorError(DaasError):
+    """The processor cannot go on (a fatal Kafka error, a fenced transactional producer)."""
 
 
 class SinkError(DaasError):

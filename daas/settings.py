@@ -49,6 +49,13 @@ class Settings(BaseSettings):
 
     runtime_dir: Path = Path(".runtime")
     local_mode: bool = True
+    # Every service logs to stderr: text, or one JSON object per line for collectors.
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: str = Field(default="text", pattern=r"^(text|json)$")
+    # Every long-running service serves Prometheus /metrics and /healthz on this port
+    # (off when unset); the host is loopback unless a scraper elsewhere needs 0.0.0.0.
+    metrics_port: int | None = Field(default=None, ge=1024, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     # The local stack (`daas stack up`): where its servers listen and where the Java
     # artifacts fetched from Maven Central are cached between runtime folders.
@@ -98,18 +105,32 @@ class Settings(BaseSettings):
     # sink, "ops" the Postgres sink), e.g. DAAS_ROUTES='{"simuhealth": ["lake", "ops"]}'.
     routes: dict[str, list[str]] = {"simuhealth": ["ops"], "gsheet": ["lake"]}
     processing_guarantee: str = "at_least_once"
-    # Consumer group and prefix of the processor's internal topics (table changelogs).
+    # Consumer group and prefix of the processor's internal topics (state changelogs).
     processor_app_id: str = "daas-processor"
+    # Under exactly-once, the worker's transactional id is "<app id>-<instance id>":
+    # give each worker slot a stable one (a StatefulSet ordinal, an ECS task slot) and
+    # a restarted worker fences its dead predecessor at once; unset, each process
+    # draws a random one and a dead worker's transaction is aborted by its timeout.
+    processor_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    # Records per batch: one decode, transform, produce and commit cycle.
+    processor_batch_size: int = Field(default=5000, ge=1, le=100_000)
     # A re-sent record (same record_id, same or older source version) is forwarded
-    # once within this window; entries older than the window are forgotten.
+    # once within this window (measured on the input's timestamps); entries older than
+    # the window are forgotten.
     dedup_window_hours: float = Field(default=7 * 24, gt=0)
-    # Weeks the live surveillance keeps per partition, back from the newest week it
+    # The surveillance service (Faust): its consumer group and table prefix.
+    surveillance_app_id: str = "daas-surveillance"
+    # Weeks the live surveillance keeps per district, back from the newest week it
     # has seen; a case for an older week is late: it reaches the lake, not the live
     # counts. Must exceed the EARS baseline's reach (9 weeks); detection judges a
     # week only while its whole baseline is kept.
     surveillance_horizon_weeks: int = Field(default=16, ge=10, le=104)
+    # Outbreak detection runs on these diagnosis groups: the epidemic-prone diseases of
+    # WHO AFRO's Integrated Disease Surveillance and Response (IDSR) that the reference
+    # ICD-10 list groups; chronic and non-communicable groups are counted, never alerted.
+    surveillance_diseases: list[str] = ["cholera", "diarrhoeal", "malaria", "measles", "meningitis", "typhoid"]
     # Faust's HTTP view of the surveillance tables (off unless a port is given).
-    processor_web_port: int | None = Field(default=None, ge=1024, le=65535)
+    surveillance_web_port: int | None = Field(default=None, ge=1024, le=65535)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

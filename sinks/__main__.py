@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import sys
 from types import FrameType
 
 from daas.errors import DaasError
+from daas.logs import configure_logging
 from daas.settings import load_settings
-from sinks.service import KINDS, SinkOptions, build_runner
+from sinks.service import KINDS, SinkOptions, run_sink
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,8 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(args.log_level)
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -52,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     fields = {k: v for k, v in vars(args).items() if k in SinkOptions.__dataclass_fields__}
     try:
-        runner = build_runner(load_settings(), args.kind, SinkOptions(**fields))
-        stats = runner.run(should_stop=lambda: stopping, stop_when_idle=args.stop_when_idle)
+        stats = run_sink(load_settings(), args.kind, SinkOptions(**fields), should_stop=lambda: stopping,
+                         stop_when_idle=args.stop_when_idle)
     except DaasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,17 +7,20 @@ sink`` (the CLI), so both start a sink the same way. Default consumer groups are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from daas.errors import ConfigurationError
+from daas.metrics import Telemetry, start_telemetry
 from daas.settings import Settings
 from sinks.base import Backoff, Budget, FlushPolicy, SinkRunner
+from sinks.base.runner import RunStats
 from sinks.postgres import DEFAULT_POLICY as POSTGRES_POLICY
 from sinks.postgres import PostgresSink
 from sinks.s3_parquet import DEFAULT_POLICY as S3_POLICY
 from sinks.s3_parquet import S3ParquetSink
 
-__all__ = ["KINDS", "SinkOptions", "build_runner", "default_group"]
+__all__ = ["KINDS", "SinkOptions", "build_runner", "default_group", "run_sink"]
 
 KINDS = ("s3", "postgres")
 
@@ -49,7 +52,20 @@ def _policy(base: FlushPolicy, options: SinkOptions) -> FlushPolicy:
     return replace(base, **changes)
 
 
-def build_runner(settings: Settings, kind: str, options: SinkOptions | None = None) -> SinkRunner:
+def run_sink(settings: Settings, kind: str, options: SinkOptions | None = None, *,
+             should_stop: Callable[[], bool], stop_when_idle: float | None = None) -> RunStats:
+    """Run sink ``kind`` until ``should_stop()`` (or idle), with /metrics and /healthz when
+    DAAS_METRICS_PORT is set; what ``daas sink`` and ``python -m sinks`` run."""
+    telemetry = start_telemetry(f"{kind}-sink", settings.metrics_port, settings.metrics_host)
+    try:
+        runner = build_runner(settings, kind, options, telemetry=telemetry)
+        return runner.run(should_stop=should_stop, stop_when_idle=stop_when_idle)
+    finally:
+        telemetry.close()
+
+
+def build_runner(settings: Settings, kind: str, options: SinkOptions | None = None, *,
+                 telemetry: Telemetry | None = None) -> SinkRunner:
     """The runner for sink ``kind`` ("s3" reads the lake topic, "postgres" the ops topic)."""
     options = options or SinkOptions()
     sink: S3ParquetSink | PostgresSink
@@ -67,4 +83,5 @@ def build_runner(settings: Settings, kind: str, options: SinkOptions | None = No
                     max_records=options.budget_records or budget_defaults.max_records)
     consumer = {"session.timeout.ms": options.session_timeout_ms} if options.session_timeout_ms else {}
     return SinkRunner(settings, sink, topic=topic, group_id=options.group_id or default_group(kind), budget=budget,
-                      backoff=lambda: Backoff(maximum=options.max_backoff), consumer_config=consumer)
+                      backoff=lambda: Backoff(maximum=options.max_backoff), consumer_config=consumer,
+                      telemetry=telemetry)

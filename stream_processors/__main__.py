@@ -1,20 +1,20 @@
-"""`python -m stream_processors`: run one processor worker (more instances share the group)."""
+"""`python -m stream_processors` (what `daas process` runs): one processor worker; more share the group."""
 
 from __future__ import annotations
 
 import sys
 
-import faust
-
+from daas.logs import configure_logging
 from daas.settings import load_settings
-from stream_processors.app import create_app
+from stream_processors.worker import serve
 
 
-def main() -> None:
+def main() -> int:
     settings = load_settings()
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel="WARNING")
-    worker.execute_from_commandline()
+    configure_logging(settings.log_level, settings.log_format)
+    stats = serve(settings)
+    print(f"processor: {stats.consumed} consumed, {dict(stats.counts)}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

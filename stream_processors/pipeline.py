@@ -1,15 +1,15 @@
-"""The processor's work on one batch, independent of Faust so it can be tested and measured.
+"""The processor's work on one batch, independent of Kafka so it can be tested and measured.
 
-The Faust agent (``stream_processors.app``) hands each batch of raw messages to
-``Processor.process`` and sends what comes back: clean records to their routes,
-everything else to the dead-letter topic with its original bytes and the reasons.
+The worker (``stream_processors.worker``) hands each batch of raw messages to
+``Processor.process``: decode, validate/normalise/de-identify (``to_clean``), encode.
+What comes back — each clean record with its routed outputs, or a dead letter with
+the original bytes and the reasons — is what ``plan_batch`` decides on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from daas.dead_letter import DeadLetter, Reason
 from daas.errors import DecodeError, SchemaError
@@ -71,9 +71,9 @@ class Processor:
             except DecodeError as exc:
                 results.append(Result([], self._dead(msg, [Reason(rules.DECODE_ERROR, str(exc))])))
                 continue
-            ingested = datetime.fromtimestamp(msg.timestamp_ms / 1000, tz=UTC)
             try:
-                record = to_clean(decoded.schema.name, decoded.record, ingested_at=ingested, ctx=ctx)
+                # The Kafka timestamp as epoch milliseconds, as the clean schema stores it.
+                record = to_clean(decoded.schema.name, decoded.record, ingested_at=msg.timestamp_ms, ctx=ctx)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 # A record shape no rule anticipated: dead-letter it rather than stop the worker.
                 record = Rejected([Reason(rules.INVALID_VALUE, f"unexpected record shape: {type(exc).__name__}: {exc}")])

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import Protocol
 
 from daas.dead_letter import Reason
 
 __all__ = [
     "AGE_OUT_OF_RANGE",
+    "BIRTH_DATE_AFTER_ENCOUNTER",
     "CODES",
     "DATE_IN_FUTURE",
     "DATE_TOO_OLD",
     "DECODE_ERROR",
+    "DIAGNOSIS_IMPLAUSIBLE",
+    "DiagnosisLimits",
     "FACILITY_UNKNOWN",
     "GEOGRAPHY_MISMATCH",
     "ICD10_UNKNOWN",
@@ -25,8 +29,10 @@ __all__ = [
     "SEX_NOT_ALLOWED",
     "UNSUPPORTED_RECORD",
     "check_age",
+    "check_birth_date",
     "check_encounter_date",
     "check_icd10_format",
+    "check_plausible",
     "check_required",
 ]
 
@@ -41,9 +47,11 @@ SEX_NOT_ALLOWED = "sex_not_allowed"
 ICD10_UNKNOWN = "icd10_unknown"
 FACILITY_UNKNOWN = "facility_unknown"
 GEOGRAPHY_MISMATCH = "geography_mismatch"
+BIRTH_DATE_AFTER_ENCOUNTER = "birth_date_after_encounter"
+DIAGNOSIS_IMPLAUSIBLE = "diagnosis_implausible"
 CODES = (DECODE_ERROR, UNSUPPORTED_RECORD, REQUIRED_MISSING, INVALID_VALUE, DATE_IN_FUTURE,
          DATE_TOO_OLD, AGE_OUT_OF_RANGE, SEX_NOT_ALLOWED, ICD10_UNKNOWN, FACILITY_UNKNOWN,
-         GEOGRAPHY_MISMATCH)
+         GEOGRAPHY_MISMATCH, BIRTH_DATE_AFTER_ENCOUNTER, DIAGNOSIS_IMPLAUSIBLE)
 
 _ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 OLDEST_PLAUSIBLE_ENCOUNTER = timedelta(days=5 * 365)
@@ -63,6 +71,30 @@ def check_encounter_date(day: date, today: date) -> list[Reason]:
     if today - day > OLDEST_PLAUSIBLE_ENCOUNTER:
         return [Reason(DATE_TOO_OLD, f"encounter date {day} is more than 5 years ago", "encounter_date")]
     return []
+
+
+def check_birth_date(birth: date, encounter: date) -> list[Reason]:
+    if birth > encounter:
+        return [Reason(BIRTH_DATE_AFTER_ENCOUNTER, f"birth date {birth} is after the encounter date {encounter}",
+                       "birth_date")]
+    return []
+
+
+class DiagnosisLimits(Protocol):
+    """Who a diagnosis is plausible for (``reference.Icd10Entry``)."""
+
+    sexes: frozenset[str]  # "F", "M"
+    min_age: int
+    max_age: int
+
+
+def check_plausible(code: str, sex: str, age_years: int, limits: DiagnosisLimits) -> list[Reason]:
+    """A diagnosis the reference rules out for the patient's sex or age (a pregnancy at 80, or for a man)."""
+    if ("F" if sex == "female" else "M") in limits.sexes and limits.min_age <= age_years <= limits.max_age:
+        return []
+    return [Reason(DIAGNOSIS_IMPLAUSIBLE, f"{code} is not plausible for a {sex} patient aged {age_years} "
+                   f"(the reference allows sex {'/'.join(sorted(limits.sexes))}, ages {limits.min_age}-"
+                   f"{limits.max_age})", "icd10_code")]
 
 
 def check_age(age_years: int) -> list[Reason]:

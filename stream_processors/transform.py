@@ -5,10 +5,15 @@ the rules, normalises (ISO codes, UTC, ISO epi week, diagnosis group) and
 de-identifies; it returns either the clean record or every reason it was rejected.
 Names, phones, e-mails, national ids and street addresses are read only to derive
 the patient key and are never copied into the output.
+
+It runs once per record on the processor's hot path, so the common case — a valid
+record whose values are already clean — takes the short way: exact matches before
+case-folding, lookups cached per facility and per day, and no per-field helper calls.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -41,7 +46,7 @@ class Facility(Protocol):
     district: str
 
 
-class IcdEntry(Protocol):
+class IcdEntry(rules.DiagnosisLimits, Protocol):
     code: str
     name: str
     group: str
@@ -66,7 +71,16 @@ class Rejected:
     reasons: list[Reason]
 
 
+_REQUIRED = ("source_key", "facility_id", "event_time", "patient_id", "sex", "icd10_code")
+# A sheet without these columns is fine (the facility register knows them); a value
+# that is there must not be blank.
+_GEOGRAPHY = ("country_code", "region", "district")
+_AGE_BANDS = tuple(age_band(a) for a in range(121))
+
+
 def _text(value: Any) -> str:
+    if type(value) is str:
+        return value.strip()
     return "" if value is None else str(value).strip()
 
 
@@ -101,8 +115,24 @@ def _canonical(source: str, raw: dict[str, Any], secret: bytes) -> dict[str, Any
     }
 
 
+def _missing(f: dict[str, Any]) -> list[Reason]:
+    reasons = []
+    for name in _REQUIRED:
+        value = f[name]
+        if value is None or (type(value) is str and not value.strip()):
+            reasons.append(Reason(rules.REQUIRED_MISSING, f"{name} is required", name))
+    for name in _GEOGRAPHY:
+        value = f[name]
+        if type(value) is str and not value.strip():
+            reasons.append(Reason(rules.REQUIRED_MISSING, f"{name} is blank (leave the column out, or fill it)",
+                                  name))
+    return reasons
+
+
 def _as_datetime(value: Any, field: str, reasons: list[Reason]) -> datetime | None:
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:
+            return value
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
@@ -117,6 +147,8 @@ def _as_datetime(value: Any, field: str, reasons: list[Reason]) -> datetime | No
 def _as_int(value: Any, field: str, reasons: list[Reason]) -> int | None:
     if value is None or _text(value) == "":
         return None
+    if type(value) is int:
+        return value
     try:
         return int(_text(value))
     except ValueError:
@@ -127,21 +159,53 @@ def _as_int(value: Any, field: str, reasons: list[Reason]) -> int | None:
 def _enum(value: Any, allowed: Mapping[str, str], field: str, code: str, reasons: list[Reason],
           default: str | None = None) -> str | None:
     text = _text(value).lower()
-    if text in allowed:
-        return allowed[text]
+    found = allowed.get(text)
+    if found is not None:
+        return found
     if default is not None and text in ("", "unknown"):
         return default
     reasons.append(Reason(code, f"{value!r} is not one of {sorted(set(allowed))}", field))
     return None
 
 
-def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime, ctx: Context) -> dict[str, Any] | Rejected:
-    """The clean encounter for one decoded raw record, or why it cannot be one."""
+@functools.lru_cache(maxsize=4096)
+def _epi_week(day: date) -> str:
+    iso = day.isocalendar()
+    return f"{iso.year}W{iso.week:02d}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _register_names(facility: Facility) -> tuple[str, str, str]:
+    """The register's country, region and district of a facility, case-folded for comparison."""
+    return facility.country_code.casefold(), facility.region.casefold(), facility.district.casefold()
+
+
+def _geography(f: dict[str, Any], facility: Facility, facility_id: str, aliases: Mapping[str, str],
+               reasons: list[Reason]) -> None:
+    """What the record says of country, region and district must agree with the register (when it says it)."""
+    expected = _register_names(facility)
+    for i, name in enumerate(_GEOGRAPHY):
+        sent = f[name]
+        if sent is None or sent == getattr(facility, name):
+            continue
+        folded = _text(sent).casefold()
+        if name == "country_code":
+            folded = aliases.get(folded, folded)
+        if folded and folded != expected[i]:
+            reasons.append(Reason(rules.GEOGRAPHY_MISMATCH, f"{name} {_text(sent)!r} does not match the register's "
+                                  f"{getattr(facility, name)!r} for {facility_id}", name))
+
+
+def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime | int,
+             ctx: Context) -> dict[str, Any] | Rejected:
+    """The clean encounter for one decoded raw record, or why it cannot be one.
+
+    ``ingested_at`` is copied as given: a datetime, or epoch milliseconds as on the wire.
+    """
     if schema_name not in (SIMUHEALTH_ENCOUNTER, SHEET_ROW):
         return Rejected([Reason(rules.UNSUPPORTED_RECORD, f"processors do not read {schema_name} records")])
     f = _canonical(schema_name, raw, ctx.patient_secret)
-    reasons = rules.check_required(
-        f, ("source_key", "facility_id", "event_time", "patient_id", "sex", "icd10_code"))
+    reasons = _missing(f)
     if reasons:
         return Rejected(reasons)
 
@@ -151,36 +215,34 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime, ct
     severity = _enum(f["severity"], _SEVERITY, "severity", rules.INVALID_VALUE, reasons, default="unknown")
     outcome = _enum(f["outcome"], _OUTCOME, "outcome", rules.INVALID_VALUE, reasons, default="unknown")
     code = _text(f["icd10_code"]).upper()
-    reasons += rules.check_icd10_format(code)
-    icd = ctx.icd10.get(code)
-    if icd is None and not reasons:
-        reasons.append(Reason(rules.ICD10_UNKNOWN, f"{code} is not in the project's ICD-10 reference list", "icd10_code"))
+    icd = ctx.icd10.get(code)  # every code of the reference list is well-formed
+    if icd is None:
+        reasons += rules.check_icd10_format(code)
+        if not reasons:
+            reasons.append(Reason(rules.ICD10_UNKNOWN, f"{code} is not in the project's ICD-10 reference list",
+                                  "icd10_code"))
 
     facility_id = _text(f["facility_id"]).upper()
     facility = ctx.facilities.get(facility_id)
     if facility is None:
         reasons.append(Reason(rules.FACILITY_UNKNOWN, f"{facility_id} is not in the facility register", "facility_id"))
     else:
-        for name in ("country_code", "region", "district"):
-            sent = _text(f[name]).casefold()
-            if name == "country_code":
-                sent = ctx.country_aliases.get(sent, sent)
-            expected = getattr(facility, name)
-            if sent and sent != expected.casefold():
-                reasons.append(Reason(rules.GEOGRAPHY_MISMATCH,
-                                      f"{name} {_text(f[name])!r} does not match the register's "
-                                      f"{expected!r} for {facility_id}", name))
+        _geography(f, facility, facility_id, ctx.country_aliases, reasons)
 
     age = None
     birth_year = None
     if event_time is not None:
-        reasons += rules.check_encounter_date(event_time.date(), ctx.now.date())
+        day = event_time.date()
+        reasons += rules.check_encounter_date(day, ctx.now.date())
         birth = f["birth_date"]
         if birth not in (None, "") and not isinstance(birth, date):
             birth_dt = _as_datetime(birth, "birth_date", reasons)
             birth = birth_dt.date() if birth_dt else None
         if isinstance(birth, date):
-            age, birth_year = age_on(birth, event_time.date()), birth.year
+            birth_reasons = rules.check_birth_date(birth, day)
+            reasons += birth_reasons
+            if not birth_reasons:
+                age, birth_year = age_on(birth, day), birth.year
         else:
             age = _as_int(f["age_years"], "age_years", reasons)
             if age is not None:
@@ -188,12 +250,14 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime, ct
         if age is None and not any(r.field in ("birth_date", "age_years") for r in reasons):
             reasons.append(Reason(rules.REQUIRED_MISSING, "birth date or age is required", "age_years"))
         if age is not None:
-            reasons += rules.check_age(age)
+            age_reasons = rules.check_age(age)
+            reasons += age_reasons
+            if icd is not None and sex is not None and not age_reasons:
+                reasons += rules.check_plausible(code, sex, age, icd)
 
     if reasons or event_time is None or facility is None or icd is None or age is None:
         return Rejected(reasons)
 
-    iso = event_time.date().isocalendar()
     identifier = normalise_patient_identifier(facility.country_code, _text(f["national_id"]) or None,
                                               facility_id, _text(f["patient_id"]))
     return {
@@ -205,13 +269,13 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime, ct
         "sex": sex,
         "birth_year": None if age >= 90 else birth_year,
         "age_years": min(age, 90),
-        "age_band": age_band(age),
+        "age_band": _AGE_BANDS[age],
         "country_code": facility.country_code,
         "region": facility.region,
         "district": facility.district,
         "facility_id": facility_id,
-        "encounter_date": event_time.date(),
-        "epi_week": f"{iso.year}W{iso.week:02d}",
+        "encounter_date": day,
+        "epi_week": _epi_week(day),
         "icd10_code": code,
         "icd10_name": icd.name,
         "diagnosis_group": icd.group,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from daas.metrics import Telemetry
 from producers.gsheet.checkpoint import Checkpoint, CheckpointEntry, CheckpointStore
 from producers.gsheet.config import GSheetConfig
 from producers.gsheet.errors import SheetUnavailable
@@ -154,7 +155,7 @@ class SheetPoller:
         return result
 
     def run(self, interval: float | None = None, should_stop: Callable[[], bool] = lambda: False, *,
-            sleep: Callable[[float], None] = time.sleep) -> RunStats:
+            sleep: Callable[[float], None] = time.sleep, telemetry: Telemetry | None = None) -> RunStats:
         """Poll every ``interval`` seconds (default: the config's) until ``should_stop()``.
 
         A poll the Sheets API kept refusing (``SheetUnavailable``) is logged and tried
@@ -162,16 +163,25 @@ class SheetPoller:
         means the process should restart from its checkpoint with a fresh producer.
         """
         interval = self.config.poll_seconds if interval is None else interval
+        telemetry = telemetry or Telemetry("gsheet-poller")
+        polls = telemetry.counter("daas_gsheet_polls_total", "Sheet polls, by outcome", ("outcome",))
+        rows = telemetry.counter("daas_producer_records_total", "Records produced to a raw topic", ("source",))
         stats = RunStats()
         while not should_stop():
             started = time.monotonic()
+            telemetry.beat()
             stats.polls += 1
             try:
-                stats.emitted += self.poll_once().emitted
+                emitted = self.poll_once().emitted
+                stats.emitted += emitted
+                polls.labels("ok").inc()
+                rows.labels("gsheet").inc(emitted)
             except SheetUnavailable as exc:
                 stats.failed_polls += 1
+                polls.labels("skipped").inc()
                 _log.warning("poll skipped: %s", exc)
             while not should_stop():
+                telemetry.beat()  # waiting for the next poll is the loop turning too
                 left = interval - (time.monotonic() - started)
                 if left <= 0:
                     break

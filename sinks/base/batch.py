@@ -86,6 +86,12 @@ class Batch:
         return cls(records[0].topic, records[0].partition, first_offset=min(offsets),
                    next_offset=max(offsets) + 1, records=records)
 
+    def last_timestamp_ms(self) -> int | None:
+        """The Kafka timestamp of the batch's last record, for latency metrics."""
+        if self._records is not None:
+            return self._records[-1].timestamp_ms if self._records else None
+        return self._messages[-1].timestamp()[1] if self._messages else None
+
     def __len__(self) -> int:
         """Messages in the batch, decodable or not."""
         return len(self._records) if self._records is not None else len(self._messages)

@@ -45,6 +45,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from daas.dead_letter import DeadLetter, Reason
 from daas.errors import Retryable, SinkError
 from daas.kafka import DeliveryError, DeliveryReport, create_consumer, create_producer, flush_or_raise
+from daas.metrics import Telemetry
 from daas.settings import Settings
 from schemas import AvroCodec
 from sinks.base.backoff import Backoff
@@ -92,11 +93,33 @@ class RunStats:
     per_partition: dict[TopicPart, int] = field(default_factory=dict)
 
 
+class _Metrics:
+    """A sink's Prometheus metrics (``daas.metrics``)."""
+
+    def __init__(self, telemetry: Telemetry, sink: str) -> None:
+        self.sink = sink
+        self.written = telemetry.counter("daas_sink_records_written_total", "Records made durable", ("sink",))
+        self.dead_letters = telemetry.counter("daas_dead_letters_total", "Records dead-lettered, by stage and reason",
+                                              ("stage", "reason"))
+        self.write_records = telemetry.histogram("daas_sink_write_records", "Records per write", ("sink",),
+                                                 buckets=(10, 100, 1000, 5000, 10_000, 50_000, 100_000))
+        self.write_seconds = telemetry.histogram("daas_sink_write_seconds", "Time from a write's start to its "
+                                                 "result", ("sink",))
+        self.latency = telemetry.histogram("daas_sink_produce_to_commit_seconds",
+                                           "Record timestamp to the commit that covers it (last of each write)",
+                                           ("sink",))
+        self.retries = telemetry.counter("daas_sink_retries_total", "Writes or preparations retried", ("sink",))
+        self.buffered = telemetry.gauge("daas_sink_buffered_bytes", "Bytes buffered across partitions", ("sink",))
+        self.lag = telemetry.gauge("daas_consumer_lag", "Records behind the end of the partition",
+                                   ("group", "topic", "partition"))
+
+
 @dataclass
 class _InFlight:
     future: Future[list[Rejection]]
     batch: Batch
     count: int
+    began: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -117,7 +140,7 @@ class SinkRunner:
                  codec: AvroCodec | None = None, budget: Budget | None = None,
                  consume_batch: int = 5000, poll_timeout: float = 0.2,
                  backoff: Callable[[], Backoff] = Backoff, shutdown_timeout: float = 30.0,
-                 consumer_config: Mapping[str, Any] | None = None) -> None:
+                 consumer_config: Mapping[str, Any] | None = None, telemetry: Telemetry | None = None) -> None:
         self.settings = settings
         self.sink = sink
         self.topic = topic
@@ -127,6 +150,9 @@ class SinkRunner:
         self.poll_timeout = poll_timeout
         self.shutdown_timeout = shutdown_timeout
         self.stats = RunStats()
+        self.telemetry = telemetry or Telemetry(f"{sink.name}-sink")
+        self._metrics = _Metrics(self.telemetry, sink.name)
+        self._lag_checked = 0.0
         self._new_backoff = backoff
         self._consumer_config = {**_CONSUMER_DEFAULTS, **(consumer_config or {})}
         codec = codec or AvroCodec.from_settings(settings.schema_registry_url)
@@ -157,6 +183,7 @@ class SinkRunner:
         graceful = False
         try:
             while True:
+                self.telemetry.beat()
                 if should_stop():
                     graceful = True
                     break
@@ -167,6 +194,7 @@ class SinkRunner:
                 self._start_due()
                 self._enforce_budget()
                 self._commit(written)
+                self._measure_lag()
                 if stop_when_idle is not None and self._idle_for(stop_when_idle):
                     graceful = True
                     break
@@ -277,6 +305,7 @@ class SinkRunner:
         delay = part.backoff.next_delay()
         part.retry_at = time.monotonic() + delay
         self.stats.retries += 1
+        self._metrics.retries.labels(self.sink.name).inc()
         log.warning("%s %s[%d] %s; retrying in %.1fs with the partition paused", self.sink.name, tp[0], tp[1],
                     why, delay)
 
@@ -401,6 +430,15 @@ class SinkRunner:
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
         self.stats.per_partition[tp] = self.stats.per_partition.get(tp, 0) + good
+        metrics, name = self._metrics, self.sink.name
+        metrics.written.labels(name).inc(good)
+        for _record, reason in dead:
+            metrics.dead_letters.labels(name, reason.code).inc()
+        metrics.write_records.labels(name).observe(inflight.count)
+        metrics.write_seconds.labels(name).observe(time.monotonic() - inflight.began)
+        last = batch.last_timestamp_ms()
+        if last is not None:
+            metrics.latency.labels(name).observe(max(0.0, time.time() - last / 1000))
         return {tp: batch.next_offset}
 
     def _dead_letter(self, record: Record, reason: Reason) -> None:
@@ -437,7 +475,23 @@ class SinkRunner:
         memory = sum(p.buffer.memory for p in self._parts.values())
         records = sum(len(p.buffer) for p in self._parts.values())
         self.stats.peak_buffered_bytes = max(self.stats.peak_buffered_bytes, memory)
+        self._metrics.buffered.labels(self.sink.name).set(memory)
         return memory, records
+
+    def _measure_lag(self) -> None:
+        """Lag per partition from the consumer's cached watermarks, every few seconds."""
+        now = time.monotonic()
+        if now - self._lag_checked < 5 or self._consumer is None:
+            return
+        self._lag_checked = now
+        for (topic, partition), part in self._parts.items():
+            try:
+                _low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if part.prepared and high >= 0:
+                lag = max(0, high - part.expected + len(part.buffer))
+                self._metrics.lag.labels(self.group_id, topic, str(partition)).set(lag)
 
     # -- commit -----------------------------------------------------------------
 

@@ -74,6 +74,7 @@ class Alert:
     cases: int
     incidence_per_100k: float | None
     threshold: float
+    baseline_weeks: int  # baseline weeks observed and compared against (0 for fixed thresholds)
 
     def identity(self) -> str:
         """Alerts are unique per district, disease, week and level."""
@@ -113,20 +114,24 @@ def ears_c2_threshold(baseline: list[int], *, k: float = EARS_K) -> float:
 
 
 def evaluate(key: CaseKey, epi_week: str, count_of: Callable[[str], int], population: int | None,
-             *, min_cases: int = 5) -> list[Alert]:
-    """Every level the week's count reaches, by both methods (duplicates are filtered by the caller)."""
+             *, min_cases: int = 5, baseline_complete: bool = True) -> list[Alert]:
+    """Every level the week's count reaches, by both methods (duplicates are filtered by the caller).
+
+    EARS C2 runs only with ``baseline_complete``: the caller has observed every week of
+    the baseline (weeks before the stream began are unknown, not zero cases).
+    """
     cases = count_of(epi_week)
     incidence = incidence_per_100k(cases, population)
     alerts: list[Alert] = []
     baseline = [count_of(shift_week(epi_week, -(EARS_BASELINE_LAG + 1 + i))) for i in range(EARS_BASELINE_WEEKS)]
-    if any(baseline):  # no history at all: nothing to compare against yet
+    if baseline_complete and any(baseline):  # no history at all: nothing to compare against yet
         threshold = ears_c2_threshold(baseline)
         if cases >= min_cases and cases > threshold:
             alerts.append(Alert(key.country_code, key.district, key.diagnosis_group, epi_week, "aberration",
-                                "ears_c2", cases, incidence, round(threshold, 2)))
+                                "ears_c2", cases, incidence, round(threshold, 2), EARS_BASELINE_WEEKS))
     if key.diagnosis_group == "meningitis" and incidence is not None:
         for level, limit in (("alert", MENINGITIS_ALERT_PER_100K), ("epidemic", MENINGITIS_EPIDEMIC_PER_100K)):
             if incidence >= limit:
                 alerts.append(Alert(key.country_code, key.district, key.diagnosis_group, epi_week, level,
-                                    "who_meningitis_threshold", cases, incidence, limit))
+                                    "who_meningitis_threshold", cases, incidence, limit, 0))
     return alerts

@@ -19,7 +19,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from daas.demo import run_processor, run_sinks_until_idle
+from console.demo import run_processor, run_sinks_until_idle
 from daas.kafka import count_records
 from daas.kafka import create_admin, ensure_topics, pipeline_topics
 from daas.settings import Topics

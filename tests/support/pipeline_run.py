@@ -18,7 +18,7 @@ from daas.kafka import count_records, create_admin, create_consumer, ensure_topi
 from daas.settings import Settings, Topics
 from tests.support.endpoints import Endpoints
 
-__all__ = ["Run", "Worker", "read_topic", "wait_for"]
+__all__ = ["Run", "Surveillance", "Worker", "read_topic", "wait_for"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,14 +36,28 @@ def wait_for(what: str, done: Callable[[], bool], *, timeout: float, interval: f
 
 
 def read_topic(settings: Settings, topic: str, *, idle: float = 2.0) -> list[Message]:
-    """Every committed record of ``topic`` from the beginning (read_committed)."""
+    """Every committed record of ``topic`` from the beginning (read_committed), up to its end now.
+
+    Reads until every partition's position reaches the high watermark it had when the
+    call began (transaction markers and aborted records count as passed), or until
+    nothing arrived for ``idle`` seconds while an open transaction holds the rest back.
+    """
     consumer = create_consumer(settings, f"reader-{time.monotonic_ns()}")
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
         consumer.assign([TopicPartition(topic, p, 0) for p in parts])
         out: list[Message] = []
-        while batch := consumer.consume(2000, timeout=idle):
-            out.extend(m for m in batch if m.error() is None)
+        waiting = {p for p, end in ends.items() if end > 0}
+        last = time.monotonic()
+        while waiting and time.monotonic() - last < idle:
+            batch = consumer.consume(5000, timeout=0.1)
+            if batch:
+                last = time.monotonic()
+                out.extend(m for m in batch if m.error() is None)
+            for tp in consumer.position([TopicPartition(topic, p) for p in waiting]):
+                if tp.offset >= ends[tp.partition]:
+                    waiting.discard(tp.partition)
         return out
     finally:
         consumer.close()
@@ -62,12 +76,14 @@ class Run:
         self.topics = Topics(**{k: f"{self.name}.{v}" for k, v in Topics().model_dump().items()})
         self.settings = self.endpoints.settings(
             topics=self.topics, routes=self.routes, processor_app_id=self.name,
-            runtime_dir=REPO / ".runtime" / "tests" / self.name, s3_prefix=self.name, **self.extra)
+            surveillance_app_id=f"{self.name}-surv", runtime_dir=REPO / ".runtime" / "tests" / self.name,
+            s3_prefix=self.name, **self.extra)
         ensure_topics(create_admin(self.settings), pipeline_topics(self.topics, self.settings.kafka_partitions))
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = {**self.endpoints.env(), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                "DAAS_RUNTIME_DIR": str(self.settings.runtime_dir), "DAAS_PROCESSOR_APP_ID": self.name,
+               "DAAS_SURVEILLANCE_APP_ID": f"{self.name}-surv",
                "DAAS_ROUTES": json.dumps(self.routes), "DAAS_S3_PREFIX": self.name,
                **{f"DAAS_TOPIC_{k.upper()}": v for k, v in self.topics.model_dump().items()}}
         for key, value in self.extra.items():
@@ -82,17 +98,19 @@ class Run:
 class Worker:
     """A processor worker in its own process (so it can be SIGKILLed like a crashed pod)."""
 
+    module = "stream_processors"
+
     def __init__(self, env: dict[str, str], log: Path) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = log
         self._handle = log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "stream_processors"], env=env, cwd=REPO,  # noqa: S603
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module], env=env, cwd=REPO,  # noqa: S603
                                      stdout=self._handle, stderr=subprocess.STDOUT)
 
     def assert_alive(self) -> None:
         if self.proc.poll() is not None:
             tail = self.log.read_text(errors="replace")[-3000:]
-            raise AssertionError(f"processor exited with {self.proc.returncode}:\n{tail}")
+            raise AssertionError(f"{self.module} exited with {self.proc.returncode}:\n{tail}")
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -106,3 +124,9 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._handle.close()
+
+
+class Surveillance(Worker):
+    """A surveillance (Faust) worker in its own process."""
+
+    module = "stream_processors.surveillance"

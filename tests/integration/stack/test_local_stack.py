@@ -71,7 +71,7 @@ def test_a_port_taken_by_someone_else_is_a_clear_error(private_stack: LocalStack
 
 def test_the_cli_reports_status_of_a_stopped_stack(private_stack: LocalStack) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "stack", "status"],
+        [sys.executable, "-m", "console.main", "stack", "status"],
         capture_output=True, text=True, check=False, cwd=REPO,
         env={"PATH": "/usr/bin:/bin", "DAAS_RUNTIME_DIR": str(private_stack.root),
              "DAAS_STACK_KAFKA_PORT": "31192", "DAAS_STACK_S3_PORT": "31100",

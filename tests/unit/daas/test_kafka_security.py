@@ -48,7 +48,7 @@ def test_the_faust_app_gets_matching_credentials(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE12")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-for-signing-only-000000000000")
-    from stream_processors.app import create_app
+    from stream_processors.surveillance.app import create_app
 
     settings = load_settings(kafka_security_protocol="SASL_SSL", kafka_auth="aws_msk_iam",
                              kafka_aws_region="af-south-1", patient_key_secret="k" * 40)

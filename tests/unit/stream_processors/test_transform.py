@@ -30,11 +30,16 @@ class Icd:
     code: str
     name: str
     group: str
+    sexes: frozenset[str] = frozenset({"F", "M"})
+    min_age: int = 0
+    max_age: int = 120
 
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CTX = Context({"NG-LA-IKJ-001": Fac("NG-LA-IKJ-001", "NG", "Lagos", "Ikeja")},
-              {"B54": Icd("B54", "Unspecified malaria", "malaria")}, b"k" * 32, NOW)
+              {"B54": Icd("B54", "Unspecified malaria", "malaria"),
+               "O14.9": Icd("O14.9", "Pre-eclampsia, unspecified", "maternal", frozenset({"F"}), 12, 55)},
+              b"k" * 32, NOW)
 RAW = SAMPLES[SIMUHEALTH_ENCOUNTER]
 
 
@@ -78,11 +83,37 @@ def test_the_patient_key_follows_the_national_id_not_the_facility() -> None:
     (lambda r: r["patient"].update(birth_date=date(1890, 1, 1)), rules.AGE_OUT_OF_RANGE),
     (lambda r: r["patient"].update(birth_date=None, age_years=None), rules.REQUIRED_MISSING),
     (lambda r: r["patient"].update(patient_id="  "), rules.REQUIRED_MISSING),
+    (lambda r: r.update(country_code=""), rules.REQUIRED_MISSING),
+    (lambda r: r.update(district=" "), rules.REQUIRED_MISSING),
+    (lambda r: r["patient"].update(birth_date=date(2028, 2, 1)), rules.BIRTH_DATE_AFTER_ENCOUNTER),
+    (lambda r: r["diagnosis"].update(icd10_code="O14.9") or r["patient"].update(sex="M"),
+     rules.DIAGNOSIS_IMPLAUSIBLE),
+    (lambda r: r["diagnosis"].update(icd10_code="O14.9") or r["patient"].update(birth_date=date(1940, 1, 1)),
+     rules.DIAGNOSIS_IMPLAUSIBLE),
+    (lambda r: r["diagnosis"].update(icd10_code="O14.9") or r["patient"].update(birth_date=date(2023, 5, 1)),
+     rules.DIAGNOSIS_IMPLAUSIBLE),
 ])
 def test_each_rule_has_its_reason_code(change, code: str) -> None:  # noqa: ANN001
     raw = copy.deepcopy(RAW)
     change(raw)
     assert code in codes(clean(raw))
+
+
+def test_implausible_records_name_what_is_wrong() -> None:
+    man = copy.deepcopy(RAW)
+    man["diagnosis"]["icd10_code"] = "O14.9"
+    man["patient"].update(sex="M", birth_date=date(1946, 3, 1))
+    reasons = clean(man).reasons
+    assert [(r.code, r.field) for r in reasons] == [(rules.DIAGNOSIS_IMPLAUSIBLE, "icd10_code")]
+    assert "male patient aged 80" in reasons[0].message and "sex F, ages 12-55" in reasons[0].message
+    unborn = copy.deepcopy(RAW)
+    unborn["patient"]["birth_date"] = date(2028, 2, 1)
+    (reason,) = clean(unborn).reasons  # the birth date is named, not a negative age
+    assert (reason.field, reason.message) == ("birth_date", "birth date 2028-02-01 is after the encounter date "
+                                                            "2026-11-23")
+    pregnant = copy.deepcopy(RAW)
+    pregnant["diagnosis"]["icd10_code"] = "O14.9"
+    assert clean(pregnant)["diagnosis_group"] == "maternal"
 
 
 def test_ninety_and_over_collapse() -> None:

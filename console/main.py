@@ -1,4 +1,4 @@
-"""The `daas` command: the local stack, the pipeline stages and the demo.
+"""The `daas` command: the local stack, every pipeline stage, the demo.
 
 Each command reads the settings once, at start-up, and turns project errors into a
 one-line message and a non-zero exit code instead of a traceback.
@@ -91,6 +91,67 @@ def stack_logs(service: str = typer.Argument(..., help="kafka, s3proxy or postgr
     out.print(_stack().logs(service, lines), markup=False, highlight=False)
 
 
+topics_app = typer.Typer(no_args_is_help=True, help="The pipeline's Kafka topics.")
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.command("create")
+@_friendly
+def topics_create() -> None:
+    """Create every pipeline topic that does not exist yet, with its retention (idempotent)."""
+    from daas.kafka import create_admin, ensure_topics, pipeline_topics
+
+    settings = load_settings()
+    specs = pipeline_topics(settings.topics, settings.kafka_partitions)
+    created = ensure_topics(create_admin(settings), specs, replication_factor=settings.kafka_replication_factor)
+    out.print(f"created {len(created)} of {len(specs)} topics: {', '.join(created) or 'all existed'}")
+
+
+@app.command("healthcheck")
+@_friendly
+def healthcheck(port: int = typer.Option(None, help="The service's metrics port (default DAAS_METRICS_PORT).")) -> None:
+    """Exit 0 if the service on this host answers /healthz as healthy (the container health check)."""
+    from daas.metrics import check_health
+
+    settings = load_settings()
+    port = port or settings.metrics_port
+    if port is None:
+        raise typer.BadParameter("no port: set DAAS_METRICS_PORT (the service's metrics port) or pass --port")
+    host = "127.0.0.1" if settings.metrics_host in ("0.0.0.0", "") else settings.metrics_host  # noqa: S104
+    healthy, detail = check_health(host, port)
+    typer.echo(detail)
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@app.command("process")
+@_friendly
+def process() -> None:
+    """Run one processor worker: validate, de-identify and route the raw topics, per batch
+    (librdkafka). More workers share the consumer group DAAS_PROCESSOR_APP_ID; SIGTERM
+    finishes the batch, commits and leaves the group."""
+    from daas.logs import configure_logging
+    from stream_processors.worker import serve
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stats = serve(settings)
+    out.print(f"processor: {stats.consumed} consumed in {stats.batches} batches, {dict(stats.counts)}")
+
+
+@app.command("surveil")
+@_friendly
+def surveil() -> None:
+    """Run one surveillance worker (Faust): weekly counts, incidence, outbreak alerts and,
+    with DAAS_SURVEILLANCE_WEB_PORT, the web view."""
+    from daas.logs import configure_logging
+    from stream_processors.surveillance.app import serve
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    serve(settings)
+
+
 @app.command("sink")
 @_friendly
 def sink(kind: str = typer.Argument(..., help="s3 or postgres"),
@@ -103,7 +164,8 @@ def sink(kind: str = typer.Argument(..., help="s3 or postgres"),
     writes what is buffered and commits before exiting."""
     import signal
 
-    from sinks.service import SinkOptions, build_runner
+    from daas.logs import configure_logging
+    from sinks.service import SinkOptions, run_sink
 
     stopping = False
 
@@ -114,8 +176,9 @@ def sink(kind: str = typer.Argument(..., help="s3 or postgres"),
     signal.signal(signal.SIGTERM, stop)
     options = SinkOptions(group_id=group, max_records=max_records, idle_seconds=idle_seconds,
                           budget_bytes=budget_bytes)
-    runner = build_runner(load_settings(), kind, options)
-    stats = runner.run(should_stop=lambda: stopping, stop_when_idle=stop_when_idle)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stats = run_sink(settings, kind, options, should_stop=lambda: stopping, stop_when_idle=stop_when_idle)
     out.print(f"{kind} sink: {stats.written} written, {stats.dead_lettered} dead-lettered in {stats.batches} writes")
 
 
@@ -158,16 +221,17 @@ def replay(group: str = typer.Option(..., help="Consumer group to rewind; it mus
 
 def _poll_gsheet(*, once: bool) -> None:
     """Run the sheet poller until SIGINT/SIGTERM, or for one poll with --once."""
-    import logging
     import signal
     import threading
 
     from pydantic import SecretStr
 
+    from daas.logs import configure_logging
+    from daas.metrics import start_telemetry
     from producers.gsheet import GSheetConfig, build_poller
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     config = GSheetConfig(
         row_key_secret=SecretStr(settings.require("patient_key_secret")),
         sheet_id=settings.gsheet_id, local_path=settings.gsheet_local_path, tabs=tuple(settings.gsheet_tabs),
@@ -184,7 +248,9 @@ def _poll_gsheet(*, once: bool) -> None:
             r = poller.poll_once()
             out.print(f"gsheet: {r.new} new, {r.changed} changed, {r.unchanged} unchanged rows in {r.tabs} tabs")
         else:
-            stats = poller.run(should_stop=stop.is_set)
+            telemetry = start_telemetry("gsheet-poller", settings.metrics_port, settings.metrics_host)
+            telemetry.stale_after = max(telemetry.stale_after, 3 * settings.gsheet_poll_seconds)
+            stats = poller.run(should_stop=stop.is_set, telemetry=telemetry)
             out.print(f"gsheet: {stats.polls} polls ({stats.failed_polls} skipped), {stats.emitted} rows emitted")
     finally:
         poller.producer.close()
@@ -201,6 +267,7 @@ def produce(source: str = typer.Argument(..., help="simuhealth or gsheet"),
     import itertools
     from datetime import UTC, datetime
 
+    from daas.metrics import start_telemetry
     from producers.kafka_producer import RecordProducer
     from producers.simuhealth import SimuHealthGenerator
     from schemas import SIMUHEALTH_ENCOUNTER
@@ -227,14 +294,18 @@ def produce(source: str = typer.Argument(..., help="simuhealth or gsheet"),
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)  # stop like Ctrl-C: flush before exiting
+    telemetry = start_telemetry("simuhealth-producer", settings.metrics_port, settings.metrics_host)
+    produced = telemetry.counter("daas_producer_records_total", "Records produced to a raw topic", ("source",))
     columns = (TextColumn("simuhealth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("produce", total=records)
 
         def counted(items):  # noqa: ANN001, ANN202
             for n, record in enumerate(items, 1):
+                telemetry.beat()
                 if n % 500 == 0:
                     progress.update(task, completed=n)
+                    produced.labels("simuhealth").inc(500)
                 yield record["encounter_id"], record
 
         try:
@@ -251,7 +322,7 @@ def produce(source: str = typer.Argument(..., help="simuhealth or gsheet"),
 def demo(records: int = typer.Option(5000, help="SimuHealth encounters to produce."),
          seed: int = typer.Option(42, help="Generator seed (same seed, same stream).")) -> None:
     """Run the whole pipeline on the local stack and print encounters per region."""
-    from daas.demo import run_demo
+    from console.demo import run_demo
     from daas.stack import LocalStack
 
     began = time.monotonic()

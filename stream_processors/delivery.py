@@ -1,0 +1,158 @@
+"""How a batch's plan becomes durable, under either guarantee (DESIGN.md §5).
+
+At least once (the default): the clean outputs, dead letters and case changes are
+produced and acknowledged first; then the changelog entries, acknowledged; then
+the input offsets are committed. A crash anywhere before the commit replays the
+batch. Because the changelog is written only after the outputs are acknowledged,
+a record the restored state calls forwarded really was, so a replay never drops
+a record — it may forward one again, which the deterministic ``record_id`` and the
+idempotent sinks absorb, and surveillance counts each input offset once
+(``stream_processors.cases``).
+
+Exactly once: everything — outputs, dead letters, case changes, changelog entries
+and the input offsets — is one Kafka transaction of librdkafka's transactional
+producer, the offsets sent with the consumer's group metadata (KIP-447), so a
+worker that lost its partitions (a zombie) cannot commit: the broker fences it by
+consumer group generation, whatever the number of workers. A batch whose
+transaction is aborted is read again from its first offsets, and its state changes
+are never applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from daas.errors import DaasError
+from daas.kafka import DeliveryReport, flush_or_raise
+from stream_processors.batch import BatchPlan
+
+__all__ = ["AtLeastOnce", "ExactlyOnce", "TransactionAborted"]
+
+log = logging.getLogger(__name__)
+
+# librdkafka fails a queued message after message.timeout.ms (create_producer: 120 s);
+# waiting longer than that for acknowledgements cannot help.
+_FLUSH_TIMEOUT = 150.0
+
+
+class TransactionAborted(DaasError):
+    """The batch's transaction was aborted; its inputs must be read again."""
+
+
+def _produce(producer: Producer, topic: str, key: bytes | None, value: bytes | None,
+             headers: Any = None, partition: int = -1, on_delivery: Callable[..., None] | None = None) -> None:
+    while True:
+        try:
+            producer.produce(topic, value, key, partition, on_delivery=on_delivery, headers=headers)
+            return
+        except BufferError:
+            producer.poll(0.05)  # the local queue is full: serve deliveries, then try again
+
+
+def _produce_plan(producer: Producer, plan: BatchPlan, cases_topic: str, *, changelog: bool,
+                  report: DeliveryReport | None = None) -> None:
+    if not changelog:
+        for out in plan.outputs:
+            _produce(producer, out.topic, out.key, out.value, out.headers, on_delivery=report)
+        for message in plan.cases:
+            key, value = message.encode()
+            _produce(producer, cases_topic, key, value, on_delivery=report)
+        return
+    for topic, partition, record_id, entry in plan.changelog:
+        _produce(producer, topic, record_id.encode(), entry, partition=partition, on_delivery=report)
+
+
+class AtLeastOnce:
+    """Outputs acknowledged, then state acknowledged, then offsets committed."""
+
+    guarantee = "at_least_once"
+
+    def __init__(self, producer: Producer, consumer: Consumer, *, cases_topic: str) -> None:
+        self._producer = producer
+        self._consumer = consumer
+        self._cases_topic = cases_topic
+
+    def deliver(self, plan: BatchPlan) -> None:
+        """Make the plan durable and commit its offsets (asynchronously: a later commit covers a lost one)."""
+        report = DeliveryReport()
+        _produce_plan(self._producer, plan, self._cases_topic, changelog=False, report=report)
+        flush_or_raise(self._producer, report, _FLUSH_TIMEOUT)
+        if plan.changelog:
+            _produce_plan(self._producer, plan, self._cases_topic, changelog=True, report=report)
+            flush_or_raise(self._producer, report, _FLUSH_TIMEOUT)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in plan.offsets.items()]
+        if offsets:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+
+    def commit_now(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Commit synchronously (before partitions are handed over, and at shutdown)."""
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                  asynchronous=False)
+        except KafkaException as exc:
+            # The partitions moved already; their next owner reads from the last
+            # commit and the idempotent outputs absorb the repeat.
+            log.warning("could not commit %s before handing the partitions over: %s", offsets, exc)
+
+    def close(self) -> None:
+        self._producer.flush(_FLUSH_TIMEOUT)
+
+
+class ExactlyOnce:
+    """One transaction per batch: outputs, state and input offsets commit together or not at all."""
+
+    guarantee = "exactly_once"
+
+    def __init__(self, producer: Producer, consumer: Consumer, *, cases_topic: str, timeout: float = 60.0) -> None:
+        self._producer = producer
+        self._consumer = consumer
+        self._cases_topic = cases_topic
+        self._timeout = timeout
+        self._call(lambda: producer.init_transactions(timeout), "init_transactions")
+
+    def deliver(self, plan: BatchPlan) -> None:
+        """Commit the plan in one transaction; raise TransactionAborted if it had to be aborted."""
+        producer = self._producer
+        producer.begin_transaction()
+        try:
+            _produce_plan(producer, plan, self._cases_topic, changelog=False)
+            _produce_plan(producer, plan, self._cases_topic, changelog=True)
+            offsets = [TopicPartition(t, p, o) for (t, p), o in plan.offsets.items()]
+            self._call(lambda: producer.send_offsets_to_transaction(
+                offsets, self._consumer.consumer_group_metadata(), self._timeout), "send_offsets_to_transaction")
+            self._call(lambda: producer.commit_transaction(self._timeout), "commit_transaction")
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not err.txn_requires_abort():
+                raise
+            log.warning("aborting the batch's transaction (%s); its inputs will be read again", err.str())
+            self._call(lambda: producer.abort_transaction(self._timeout), "abort_transaction")
+            raise TransactionAborted(err.str()) from exc
+
+    def commit_now(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Nothing to do: every batch committed its offsets in its transaction."""
+
+    def close(self) -> None:
+        """Nothing is left open between batches."""
+
+    @staticmethod
+    def _call(fun: Callable[[], Any], what: str, attempts: int = 10) -> Any:
+        """Call a transactional API, again while librdkafka says the error is retriable."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return fun()
+            except KafkaException as exc:
+                err: KafkaError = exc.args[0]
+                if err.retriable() and attempt < attempts:
+                    log.info("%s: %s; trying again", what, err.str())
+                    time.sleep(min(0.1 * 2 ** attempt, 2.0))
+                    continue
+                raise
+        raise AssertionError("unreachable")
