@@ -219,6 +219,95 @@ def replay(group: str = typer.Option(..., help="Consumer group to rewind; it mus
     out.print(f"moved the offsets of {group} on {topic}; start the consumers again")
 
 
+dlq_app = typer.Typer(no_args_is_help=True, help="The dead-letter topic: list by reason and time, re-drive.")
+app.add_typer(dlq_app, name="dlq")
+_WHEN = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
+
+
+def _ms(when: datetime | None) -> int | None:
+    from datetime import UTC
+
+    if when is None:
+        return None
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def _dead_letters(reason: list[str], stage: list[str], source_topic: list[str], since: datetime | None,
+                  until: datetime | None) -> list[Any]:
+    from daas.dlq import read_dead_letters, select
+
+    entries = read_dead_letters(load_settings(), since_ms=_ms(since), until_ms=_ms(until))
+    return select(entries, reasons=reason, stages=stage, source_topics=source_topic)
+
+
+_REASON = typer.Option([], "--reason", help="Only these reason codes (repeatable), e.g. unknown_schema.")
+_STAGE = typer.Option([], "--stage", help="Only these stages (repeatable): processor, s3-sink, postgres-sink.")
+_SOURCE = typer.Option([], "--source-topic", help="Only dead letters from these topics (repeatable).")
+_SINCE = typer.Option(None, formats=_WHEN, help="Dead-lettered at or after (UTC unless a zone is given).")
+_UNTIL = typer.Option(None, formats=_WHEN, help="Dead-lettered before (UTC unless a zone is given).")
+
+
+@dlq_app.command("list")
+@_friendly
+def dlq_list(reason: list[str] = _REASON, stage: list[str] = _STAGE, source_topic: list[str] = _SOURCE,
+             since: datetime = _SINCE, until: datetime = _UNTIL,
+             limit: int = typer.Option(20, help="Dead letters to show one by one (the summary counts all)."),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Dead letters by reason, stage and source, and the latest ones with their first reason."""
+    import json
+    from datetime import UTC
+
+    from daas.dlq import summarise
+
+    entries = _dead_letters(reason, stage, source_topic, since, until)
+    counts = summarise(entries)
+    if as_json:
+        typer.echo(json.dumps({"total": len(entries), "by_reason": [
+            {"reason": r, "stage": st, "source_topic": t, "count": n} for (r, st, t), n in counts.most_common()],
+            "latest": [{"partition": e.partition, "offset": e.offset, "failed_at_ms": e.failed_at_ms, "reason": e.reason,
+                        "stage": e.stage, "source": f"{e.source_topic}[{e.source_partition}]@{e.source_offset}",
+                        "message": e.message} for e in entries[-limit:]]}))
+        return
+    table = Table(title=f"dead letters: {len(entries)}")
+    for col in ("reason", "stage", "source topic", "count"):
+        table.add_column(col, justify="right" if col == "count" else "left")
+    for (r, st, t), n in counts.most_common():
+        table.add_row(r, st, t, str(n))
+    out.print(table)
+    latest = Table(title=f"latest {min(limit, len(entries))}")
+    for col in ("failed at (UTC)", "reason", "source", "why"):
+        latest.add_column(col, overflow="fold")
+    for e in entries[-limit:]:
+        when = datetime.fromtimestamp(e.failed_at_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        latest.add_row(when, e.reason, f"{e.source_topic}[{e.source_partition}]@{e.source_offset}", e.message[:160])
+    out.print(latest)
+
+
+@dlq_app.command("redrive")
+@_friendly
+def dlq_redrive(reason: list[str] = _REASON, stage: list[str] = _STAGE, source_topic: list[str] = _SOURCE,
+                since: datetime = _SINCE, until: datetime = _UNTIL,
+                dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be sent; send nothing.")) -> None:
+    """Send the selected dead letters back to the topics they came from, once their cause is fixed
+    (downstream is idempotent: a record re-driven twice lands once)."""
+    from daas.dlq import redrive, summarise
+
+    if not (reason or stage or source_topic or since or until):
+        raise typer.BadParameter("select what to re-drive: --reason, --stage, --source-topic, --since or --until")
+    entries = _dead_letters(reason, stage, source_topic, since, until)
+    for (r, st, t), n in summarise(entries).most_common():
+        out.print(f"{n:>8}  {r} ({st}) -> {t}")
+    if dry_run or not entries:
+        out.print("dry run: nothing sent" if dry_run else "nothing matches")
+        return
+    result = redrive(load_settings(), entries, progress=lambda n: console.print(f"  {n} sent"))
+    out.print(f"re-drove {result.sent} dead letters ({result.from_source} re-read from their source)")
+    if result.missing:
+        console.print(f"[bold red]{len(result.missing)} truncated dead letters are gone from their source "
+                      "topic (retention); their prefix, size and digest stay on the dead-letter topic[/]")
+        raise typer.Exit(1)
+
+
 def _poll_gsheet(*, once: bool) -> None:
     """Run the sheet poller until SIGINT/SIGTERM, or for one poll with --once."""
     import signal

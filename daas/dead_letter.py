@@ -1,20 +1,86 @@
-"""The dead-letter contract shared by processors and sinks (DESIGN.md §3, §5).
+"""The dead-letter contract shared by the processor and the sinks (DESIGN.md §3, §5).
 
-A dead letter is the original record, byte for byte (key and value, and its original
-headers), sent to the dead-letter topic with headers that say why. The headers are
-documented in schemas/README.md; consumers of the topic rely on their names.
+This module owns it whole: every reason code, and the one way a dead letter is
+made. A dead letter is the original record, byte for byte (key and value, and its
+original headers), sent to the dead-letter topic with ``dlq.*`` headers that say
+why and where it came from. The headers are documented in schemas/README.md;
+``daas dlq`` and the operators' dashboards rely on their names.
+
+A record too large to be dead-lettered whole (its bytes plus the headers would not
+fit the topic's limit) keeps its coordinates, its size, its SHA-256 and a bounded
+prefix instead, with the reason ``too_large``: the original stays at its source
+coordinates while the source topic retains it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib import metadata
+from typing import Protocol
 
-__all__ = ["HEADER_PREFIX", "DeadLetter", "Reason"]
+__all__ = [
+    "CODES",
+    "HEADER_PREFIX",
+    "PIPELINE_VERSION",
+    "DeadLetter",
+    "Reason",
+    "Source",
+    "message_size",
+]
 
 HEADER_PREFIX = "dlq."
+
+# -- reason codes (stable: filters, dashboards and re-drives select on them) ---------------
+# Reading the bytes
+DECODE_ERROR = "decode_error"  # not Avro in a framing this reader knows, or a corrupt body
+UNKNOWN_SCHEMA = "unknown_schema"  # Avro, written with a schema version this reader was not given
+UNSUPPORTED_RECORD = "unsupported_record"  # a record type this stage does not read
+TOO_LARGE = "too_large"  # bigger than an output topic accepts
+# The processor's rules (stream_processors/rules.py)
+REQUIRED_MISSING = "required_missing"
+INVALID_VALUE = "invalid_value"
+INVALID_SOURCE_KEY = "invalid_source_key"
+DATE_IN_FUTURE = "encounter_date_in_future"
+DATE_TOO_OLD = "encounter_date_too_old"
+AGE_OUT_OF_RANGE = "age_out_of_range"
+BIRTH_DATE_AFTER_ENCOUNTER = "birth_date_after_encounter"
+SEX_NOT_ALLOWED = "sex_not_allowed"
+ICD10_UNKNOWN = "icd10_unknown"
+DIAGNOSIS_IMPLAUSIBLE = "diagnosis_implausible"
+FACILITY_UNKNOWN = "facility_unknown"
+GEOGRAPHY_MISMATCH = "geography_mismatch"
+# The sinks' destinations
+REJECTED_BY_POSTGRES = "rejected_by_postgres"
+UNCONVERTIBLE_VALUE = "unconvertible_value"
+
+CODES = (DECODE_ERROR, UNKNOWN_SCHEMA, UNSUPPORTED_RECORD, TOO_LARGE, REQUIRED_MISSING, INVALID_VALUE,
+         INVALID_SOURCE_KEY, DATE_IN_FUTURE, DATE_TOO_OLD, AGE_OUT_OF_RANGE, BIRTH_DATE_AFTER_ENCOUNTER,
+         SEX_NOT_ALLOWED, ICD10_UNKNOWN, DIAGNOSIS_IMPLAUSIBLE, FACILITY_UNKNOWN, GEOGRAPHY_MISMATCH,
+         REJECTED_BY_POSTGRES, UNCONVERTIBLE_VALUE)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("daas-health-pipeline")
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"
+
+
+# Every stage stamps its dead letters with the pipeline's version: they ship together.
+PIPELINE_VERSION = _version()
+# What a too-large record keeps of its value.
+PREFIX_BYTES = 1024
+# Room kept for the record's framing in a produce request (Kafka record and batch overhead).
+_FRAMING = 512
+
+
+def message_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()) -> int:
+    """The bytes a record takes against a topic's ``max.message.bytes`` (with room for framing)."""
+    return (len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers) + _FRAMING)
 
 
 @dataclass(frozen=True)
@@ -29,6 +95,18 @@ class Reason:
         return {"code": self.code, "field": self.field, "message": self.message}
 
 
+class Source(Protocol):
+    """Where a record came from and its bytes (the processor's input message, a sink's record)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """A record that a stage could not handle, with where it came from and why."""
@@ -36,13 +114,21 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     reasons: Sequence[Reason]
-    stage: str
-    stage_version: str
+    stage: str  # processor, s3-sink, postgres-sink
     source_topic: str
     source_partition: int
     source_offset: int
     source_timestamp_ms: int | None = None
     original_headers: Sequence[tuple[str, bytes]] = ()
+    original_size: int | None = None  # set when only a prefix of the value is kept
+    original_sha256: str | None = None
+
+    @classmethod
+    def of(cls, source: Source, reasons: Sequence[Reason], *, stage: str) -> DeadLetter:
+        """The dead letter of ``source``, rejected by ``stage`` for ``reasons``."""
+        return cls(key=source.key, value=source.value, reasons=list(reasons), stage=stage,
+                   source_topic=source.topic, source_partition=source.partition, source_offset=source.offset,
+                   source_timestamp_ms=source.timestamp_ms, original_headers=list(source.headers))
 
     def headers(self, now_ms: int | None = None) -> list[tuple[str, bytes]]:
         """Original headers first, then the dlq.* headers (strings, UTF-8)."""
@@ -50,12 +136,29 @@ class DeadLetter:
             "reason": self.reasons[0].code if self.reasons else "unknown",
             "reasons": json.dumps([r.as_dict() for r in self.reasons], separators=(",", ":")),
             "stage": self.stage,
-            "stage.version": self.stage_version,
+            "stage.version": PIPELINE_VERSION,
             "source.topic": self.source_topic,
             "source.partition": str(self.source_partition),
             "source.offset": str(self.source_offset),
             "source.timestamp": "" if self.source_timestamp_ms is None else str(self.source_timestamp_ms),
             "failed_at": str(now_ms if now_ms is not None else int(time.time() * 1000)),
         }
+        if self.original_size is not None:
+            ours.update({"original.size": str(self.original_size), "original.sha256": self.original_sha256 or "",
+                         "truncated": "true"})
         kept = [(k, v) for k, v in self.original_headers if not k.startswith(HEADER_PREFIX)]
         return kept + [(HEADER_PREFIX + k, v.encode()) for k, v in ours.items()]
+
+    def fitting(self, limit: int) -> DeadLetter:
+        """This dead letter, or — if it would not fit ``limit`` bytes — its summary: the reason
+        ``too_large`` first, a prefix of the value, its size and digest, a bounded key."""
+        if message_size(self.key, self.value, self.headers()) <= limit:
+            return self
+        value = self.value or b""
+        too_large = Reason(TOO_LARGE, f"the record ({message_size(self.key, value, self.original_headers)} bytes "
+                                      f"with its headers) does not fit the dead-letter topic's limit of {limit} "
+                                      f"bytes; kept its first {PREFIX_BYTES} bytes, size and SHA-256")
+        reasons = [too_large, *(replace(r, message=r.message[:500]) for r in self.reasons[:10])]
+        return replace(self, key=(self.key or b"")[:PREFIX_BYTES] or None, value=value[:PREFIX_BYTES],
+                       reasons=reasons, original_headers=[(k, v[:PREFIX_BYTES]) for k, v in self.original_headers[:20]],
+                       original_size=len(value), original_sha256=hashlib.sha256(value).hexdigest())

@@ -105,6 +105,11 @@ def create_producer(settings: Settings, **overrides: Any) -> Producer:
         "batch.size": 512 * 1024,
         "compression.type": "lz4",
         "message.timeout.ms": 120_000,
+        # As large as the topics accept: a record the broker takes is one we can pass on.
+        "message.max.bytes": settings.kafka_max_message_bytes,
+        # Java's partitioner, so a key lands where any other client would put it (the
+        # processor's state is per input partition).
+        "partitioner": "murmur2_random",
     }
     config.update(overrides)
     return _build(Producer, config)

@@ -68,7 +68,15 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:39092"
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
+    # The largest record the topics accept (their max.message.bytes; Kafka's default).
+    # Producers are configured to it, and a stage that meets a record too large to pass
+    # on dead-letters its summary (``too_large``) instead of failing on it.
+    kafka_max_message_bytes: int = Field(default=1_048_588, ge=65_536)
     schema_registry_url: str | None = None
+    # The schema store readers resolve writers against (a folder like schemas/, with
+    # history/): unset, the schemas this build ships. Set it to deploy a newly released
+    # schema version to readers without rebuilding them.
+    schema_dir: Path | None = None
     # Amazon MSK: "SASL_SSL" with DAAS_KAFKA_AUTH=aws_msk_iam (tokens signed locally with
     # the task role's credentials, for DAAS_KAFKA_AWS_REGION). Locally: PLAINTEXT, none.
     kafka_security_protocol: str = "PLAINTEXT"

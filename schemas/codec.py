@@ -23,6 +23,7 @@ import io
 import json
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
@@ -94,13 +95,15 @@ class AvroCodec:
         self._by_id: dict[int, _Resolved] = {}
 
     @classmethod
-    def from_settings(cls, schema_registry_url: str | None) -> AvroCodec:
-        """The codec a stage uses: Confluent framing only when a registry URL is set."""
+    def from_settings(cls, schema_registry_url: str | None, schema_dir: Path | None = None) -> AvroCodec:
+        """The codec a stage uses: Confluent framing only when a registry URL is set; the
+        project's schemas unless ``schema_dir`` (``DAAS_SCHEMA_DIR``) names another release."""
+        store = SchemaStore(schema_dir) if schema_dir else None
         if not schema_registry_url:
-            return cls()
+            return cls(store)
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        return cls(registry=SchemaRegistryClient({"url": schema_registry_url}))
+        return cls(store, registry=SchemaRegistryClient({"url": schema_registry_url}))
 
     def with_logical_types(self, logical_types: bool) -> AvroCodec:
         """A codec over the same store and registry, reading logical types as objects or primitives."""

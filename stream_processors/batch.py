@@ -41,8 +41,12 @@ class BatchPlan:
 
 def plan_batch(messages: Sequence[InputMessage], results: Sequence[Result],
                states: Mapping[TopicPartition, PartitionState], *, dead_letter_topic: str,
-               changelog_topic: Callable[[str], str]) -> BatchPlan:
-    """The plan for ``messages`` (in offset order per partition) and their ``results``."""
+               changelog_topic: Callable[[str], str], max_message_bytes: int = 1_000_000) -> BatchPlan:
+    """The plan for ``messages`` (in offset order per partition) and their ``results``.
+
+    Dead letters too large for their topic go out in the form that fits
+    (``DeadLetter.fitting``): no input can make the batch fail to send.
+    """
     plan = BatchPlan()
     pending: dict[TopicPartition, dict[str, Seen]] = {}  # this batch's forwards, per partition
     cases: dict[tuple[str, TopicPartition], CaseMessage] = {}
@@ -54,7 +58,7 @@ def plan_batch(messages: Sequence[InputMessage], results: Sequence[Result],
         if msg.timestamp_ms > newest.get(tp, 0):
             newest[tp] = msg.timestamp_ms
         if result.dead is not None:
-            dead = result.dead
+            dead = result.dead.fitting(max_message_bytes)
             plan.outputs.append(Output(dead_letter_topic, dead.key, dead.value, dead.headers()))
             plan.stats["dead_lettered"] += 1
             plan.dead_letter_reasons[dead.reasons[0].code if dead.reasons else "unknown"] += 1

@@ -12,8 +12,8 @@ import re
 import uuid
 from datetime import date
 
-__all__ = ["RECORD_NAMESPACE", "age_band", "age_on", "normalise_patient_identifier", "patient_key", "record_id",
-           "sheet_source_key"]
+__all__ = ["RECORD_NAMESPACE", "age_band", "age_on", "ehr_source_key", "normalise_patient_identifier", "patient_key",
+           "record_id", "sheet_source_key"]
 
 # Fixed namespace for record ids: changing it would change every record_id.
 RECORD_NAMESPACE = uuid.UUID("6f1d3a52-8c1e-5b0a-9d57-2f9d1c4b7e10")
@@ -21,6 +21,8 @@ RECORD_NAMESPACE = uuid.UUID("6f1d3a52-8c1e-5b0a-9d57-2f9d1c4b7e10")
 _BANDS = ((0, 4, "0-4"), (5, 14, "5-14"), (15, 24, "15-24"), (25, 34, "25-34"), (35, 44, "35-44"),
           (45, 54, "45-54"), (55, 64, "55-64"), (65, 74, "65-74"), (75, 89, "75-89"))
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+_SEQUENCE = re.compile(r"^(?:[0-9a-f]{8}-)?[0-9]{1,12}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 _NAMESPACE_BYTES = RECORD_NAMESPACE.bytes
@@ -37,6 +39,24 @@ def record_id(source: str, source_key: str) -> str:
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def ehr_source_key(secret: bytes, encounter_id: str, facility_id: str) -> str:
+    """The clean record's ``source_key`` for an EHR encounter id.
+
+    An id of the documented shape — the facility id, a dash, an optional 8-hex-digit
+    run id and a sequence number (``NG-LA-IKJ-001-257c895a-0000000042``), or a UUID —
+    identifies an encounter, not a person, and stays in clear so the warehouse can be
+    traced back to the EHR. Anything else might carry a record number, a phone
+    number or a name: it is replaced by a keyed hash (``ehr/`` + HMAC-SHA256, first
+    128 bits), stable per encounter.
+    """
+    prefix = facility_id + "-"
+    if (encounter_id.upper().startswith(prefix) and _SEQUENCE.match(encounter_id[len(prefix):])) or \
+            _UUID.match(encounter_id):
+        return encounter_id
+    digest = hmac.new(secret, f"daas/ehr/source-key/v1\n{encounter_id}".encode(), hashlib.sha256).hexdigest()
+    return f"ehr/{digest[:32]}"
 
 
 def sheet_source_key(secret: bytes, sheet_id: str, tab: str, row_key: str) -> str:

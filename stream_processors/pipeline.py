@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from daas.dead_letter import DeadLetter, Reason
+from daas.dead_letter import DeadLetter, Reason, message_size
 from daas.errors import DecodeError, SchemaError
 from schemas import CLEAN_ENCOUNTER, AvroCodec
+from schemas.codec import UnknownSchemaError
 from stream_processors import rules
 from stream_processors.transform import Context, Rejected, to_clean
 
-__all__ = ["STAGE", "VERSION", "InputMessage", "Output", "Processor", "Result"]
+__all__ = ["STAGE", "InputMessage", "Output", "Processor", "Result"]
 
 STAGE = "processor"
-VERSION = "0.1.0"
 _PASSED_HEADERS = ("trace_id", "traceparent")
 
 
@@ -53,23 +53,42 @@ class Result:
 
 
 class Processor:
-    """Decode → validate/normalise/de-identify → encode → route, for a batch."""
+    """Decode → validate/normalise/de-identify → encode → route, for a batch.
+
+    ``record_types`` names the record type each input topic carries, so that a value
+    written with an unknown schema version is dead-lettered naming its type; an
+    output larger than ``max_message_bytes`` is dead-lettered as ``too_large``.
+    """
 
     def __init__(self, *, codec: AvroCodec, routes: Mapping[str, Sequence[str]],
-                 context: Callable[[], Context]) -> None:
+                 context: Callable[[], Context], record_types: Mapping[str, str] | None = None,
+                 max_message_bytes: int = 1_000_000) -> None:
         self._codec = codec
         self._routes = routes  # source name -> output topics
         self._context = context
+        self._record_types = record_types or {}
+        self._max_message_bytes = max_message_bytes
 
     def process(self, batch: Sequence[InputMessage]) -> list[Result]:
         """One result per input message, in order. Never raises for bad input."""
         ctx = self._context()
         results: list[Result] = []
+        limit = self._max_message_bytes
         for msg in batch:
             try:
                 decoded = self._codec.decode(msg.value)
+            except UnknownSchemaError as exc:
+                expected = self._record_types.get(msg.topic, "the topic's record type")
+                results.append(Result([], self._dead(msg, [Reason(rules.UNKNOWN_SCHEMA, f"{expected}: {exc}")])))
+                continue
             except DecodeError as exc:
                 results.append(Result([], self._dead(msg, [Reason(rules.DECODE_ERROR, str(exc))])))
+                continue
+            expected = self._record_types.get(msg.topic)
+            if expected is not None and decoded.schema.name != expected:
+                results.append(Result([], self._dead(msg, [Reason(
+                    rules.UNSUPPORTED_RECORD, f"a {decoded.schema.full_name} record on {msg.topic}, which carries "
+                                              f"{expected} records only")])))
                 continue
             try:
                 # The Kafka timestamp as epoch milliseconds, as the clean schema stores it.
@@ -88,14 +107,15 @@ class Processor:
             key = str(record["record_id"]).encode()
             headers = [(k, v) for k, v in msg.headers if k in _PASSED_HEADERS]
             headers.append(("source", record["source"].encode()))
+            if message_size(key, value, headers) > limit:
+                results.append(Result([], self._dead(msg, [Reason(
+                    rules.TOO_LARGE, f"the clean record would be {message_size(key, value, headers)} bytes, over "
+                                     f"the clean topics' limit of {limit}")])))
+                continue
             outputs = [Output(topic, key, value, headers) for topic in self._routes.get(record["source"], ())]
             results.append(Result(outputs, None, record))
         return results
 
     @staticmethod
     def _dead(msg: InputMessage, reasons: list[Reason]) -> DeadLetter:
-        return DeadLetter(
-            key=msg.key, value=msg.value, reasons=reasons, stage=STAGE, stage_version=VERSION,
-            source_topic=msg.topic, source_partition=msg.partition, source_offset=msg.offset,
-            source_timestamp_ms=msg.timestamp_ms, original_headers=list(msg.headers),
-        )
+        return DeadLetter.of(msg, reasons, stage=STAGE)

@@ -1,7 +1,8 @@
-"""Validation rules with stable reason codes (the dead-letter contract relies on them).
+"""Validation rules; their reason codes are the dead-letter contract's (``daas.dead_letter``).
 
 A rule never raises for bad data: it returns the violations it found, so a record
-can be dead-lettered with every reason at once.
+can be dead-lettered with every reason at once. The codes are re-exported here for
+the processor's modules.
 """
 
 from __future__ import annotations
@@ -10,12 +11,29 @@ import re
 from datetime import date, timedelta
 from typing import Protocol
 
-from daas.dead_letter import Reason
+from daas.dead_letter import (
+    AGE_OUT_OF_RANGE,
+    BIRTH_DATE_AFTER_ENCOUNTER,
+    DATE_IN_FUTURE,
+    DATE_TOO_OLD,
+    DECODE_ERROR,
+    DIAGNOSIS_IMPLAUSIBLE,
+    FACILITY_UNKNOWN,
+    GEOGRAPHY_MISMATCH,
+    ICD10_UNKNOWN,
+    INVALID_SOURCE_KEY,
+    INVALID_VALUE,
+    REQUIRED_MISSING,
+    SEX_NOT_ALLOWED,
+    TOO_LARGE,
+    UNKNOWN_SCHEMA,
+    UNSUPPORTED_RECORD,
+    Reason,
+)
 
 __all__ = [
     "AGE_OUT_OF_RANGE",
     "BIRTH_DATE_AFTER_ENCOUNTER",
-    "CODES",
     "DATE_IN_FUTURE",
     "DATE_TOO_OLD",
     "DECODE_ERROR",
@@ -24,45 +42,43 @@ __all__ = [
     "FACILITY_UNKNOWN",
     "GEOGRAPHY_MISMATCH",
     "ICD10_UNKNOWN",
+    "INVALID_SOURCE_KEY",
     "INVALID_VALUE",
+    "MAX_KEY_LENGTH",
     "REQUIRED_MISSING",
     "SEX_NOT_ALLOWED",
+    "TOO_LARGE",
+    "UNKNOWN_SCHEMA",
     "UNSUPPORTED_RECORD",
     "check_age",
     "check_birth_date",
     "check_encounter_date",
     "check_icd10_format",
+    "check_key_text",
     "check_plausible",
-    "check_required",
 ]
 
-DECODE_ERROR = "decode_error"
-UNSUPPORTED_RECORD = "unsupported_record"
-REQUIRED_MISSING = "required_missing"
-INVALID_VALUE = "invalid_value"
-DATE_IN_FUTURE = "encounter_date_in_future"
-DATE_TOO_OLD = "encounter_date_too_old"
-AGE_OUT_OF_RANGE = "age_out_of_range"
-SEX_NOT_ALLOWED = "sex_not_allowed"
-ICD10_UNKNOWN = "icd10_unknown"
-FACILITY_UNKNOWN = "facility_unknown"
-GEOGRAPHY_MISMATCH = "geography_mismatch"
-BIRTH_DATE_AFTER_ENCOUNTER = "birth_date_after_encounter"
-DIAGNOSIS_IMPLAUSIBLE = "diagnosis_implausible"
-CODES = (DECODE_ERROR, UNSUPPORTED_RECORD, REQUIRED_MISSING, INVALID_VALUE, DATE_IN_FUTURE,
-         DATE_TOO_OLD, AGE_OUT_OF_RANGE, SEX_NOT_ALLOWED, ICD10_UNKNOWN, FACILITY_UNKNOWN,
-         GEOGRAPHY_MISMATCH, BIRTH_DATE_AFTER_ENCOUNTER, DIAGNOSIS_IMPLAUSIBLE)
 
 _ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 OLDEST_PLAUSIBLE_ENCOUNTER = timedelta(days=5 * 365)
 
 
-def check_required(values: dict[str, object], fields: tuple[str, ...]) -> list[Reason]:
-    return [
-        Reason(REQUIRED_MISSING, f"{name} is required", name)
-        for name in fields
-        if values.get(name) is None or (isinstance(values.get(name), str) and not str(values[name]).strip())
-    ]
+# Control characters, zero-width and bidirectional-override characters: invisible or
+# misleading in any screen or log that shows a key (U+202E turns "exe.doc" around).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]")
+MAX_KEY_LENGTH = 128
+
+
+def check_key_text(value: str, field: str, *, max_length: int = MAX_KEY_LENGTH, printable: bool = True) -> list[Reason]:
+    """An identifier a source keys its records by: bounded and (unless it is only ever hashed)
+    printable, without invisible or bidirectional-override characters."""
+    if len(value) > max_length:
+        return [Reason(INVALID_SOURCE_KEY, f"{field} is {len(value)} characters long; at most {max_length}", field)]
+    found = _UNSAFE.search(value) if printable else None
+    if found:
+        return [Reason(INVALID_SOURCE_KEY, f"{field} contains the control or formatting character "
+                       f"U+{ord(found.group()):04X} at position {found.start()}", field)]
+    return []
 
 
 def check_encounter_date(day: date, today: date) -> list[Reason]:

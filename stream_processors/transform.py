@@ -25,6 +25,7 @@ from stream_processors import rules
 from stream_processors.deidentify import (
     age_band,
     age_on,
+    ehr_source_key,
     normalise_patient_identifier,
     patient_key,
     record_id,
@@ -129,6 +130,17 @@ def _missing(f: dict[str, Any]) -> list[Reason]:
     return reasons
 
 
+def _unsafe_keys(schema_name: str, raw: dict[str, Any]) -> list[Reason]:
+    """Keys the clean record carries or derives from: bounded and printable (``rules.check_key_text``).
+
+    A sheet's row key is hashed before it goes anywhere, so it is only bounded.
+    """
+    if schema_name == SIMUHEALTH_ENCOUNTER:
+        return rules.check_key_text(raw["encounter_id"], "encounter_id")
+    return (rules.check_key_text(raw["sheet_id"], "sheet_id") + rules.check_key_text(raw["tab"], "tab", max_length=100)
+            + rules.check_key_text(raw["row_key"], "row_key", max_length=1024, printable=False))
+
+
 def _as_datetime(value: Any, field: str, reasons: list[Reason]) -> datetime | None:
     if isinstance(value, datetime):
         if value.tzinfo is UTC:
@@ -205,7 +217,7 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime | i
     if schema_name not in (SIMUHEALTH_ENCOUNTER, SHEET_ROW):
         return Rejected([Reason(rules.UNSUPPORTED_RECORD, f"processors do not read {schema_name} records")])
     f = _canonical(schema_name, raw, ctx.patient_secret)
-    reasons = _missing(f)
+    reasons = _missing(f) or _unsafe_keys(schema_name, raw)
     if reasons:
         return Rejected(reasons)
 
@@ -260,10 +272,13 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime | i
 
     identifier = normalise_patient_identifier(facility.country_code, _text(f["national_id"]) or None,
                                               facility_id, _text(f["patient_id"]))
+    source_key = f["source_key"]
+    if schema_name == SIMUHEALTH_ENCOUNTER:
+        source_key = ehr_source_key(ctx.patient_secret, source_key, facility_id)
     return {
-        "record_id": record_id(f["source"], f["source_key"]),
+        "record_id": record_id(f["source"], source_key),
         "source": f["source"],
-        "source_key": f["source_key"],
+        "source_key": source_key,
         "source_version": f["source_version"],
         "patient_key": patient_key(ctx.patient_secret, identifier),
         "sex": sex,

@@ -46,7 +46,7 @@ from daas.errors import ConfigurationError, ProcessorError, Retryable
 from daas.kafka import create_consumer, create_producer
 from daas.metrics import Telemetry, start_telemetry
 from daas.settings import Settings
-from schemas import AvroCodec
+from schemas import SHEET_ROW, SIMUHEALTH_ENCOUNTER, AvroCodec
 from stream_processors.batch import BatchPlan, plan_batch
 from stream_processors.changelog import ChangelogReader, changelog_topic, ensure_changelogs
 from stream_processors.dedup import PartitionState
@@ -112,9 +112,11 @@ def build_processor(settings: Settings) -> Processor:
     topics = settings.topics
     route_topics = {"lake": topics.clean_lake, "ops": topics.clean_ops}
     return Processor(
-        codec=AvroCodec.from_settings(settings.schema_registry_url),
+        codec=AvroCodec.from_settings(settings.schema_registry_url, settings.schema_dir),
         routes={source: [route_topics[r] for r in names] for source, names in settings.routes.items()},
         context=lambda: Context(facilities, icd10, secret, datetime.now(tz=UTC), aliases),
+        record_types={topics.raw_simuhealth: SIMUHEALTH_ENCOUNTER, topics.raw_gsheet: SHEET_ROW},
+        max_message_bytes=settings.kafka_max_message_bytes,
     )
 
 
@@ -276,7 +278,8 @@ class ProcessorWorker:
         began = self._last_record = time.monotonic()
         plan = plan_batch(batch, self._processor.process(batch), self._states,
                           dead_letter_topic=self.settings.topics.dlq,
-                          changelog_topic=lambda topic: changelog_topic(self.settings.processor_app_id, topic))
+                          changelog_topic=lambda topic: changelog_topic(self.settings.processor_app_id, topic),
+                          max_message_bytes=self.settings.kafka_max_message_bytes)
         self._deliver(plan, batch, began)
         self.stats.consumed += len(batch)
 

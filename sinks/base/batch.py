@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from daas.dead_letter import Reason
+from daas.dead_letter import DECODE_ERROR, UNKNOWN_SCHEMA, Reason
 from daas.errors import DecodeError
+from schemas.codec import UnknownSchemaError
 
 __all__ = ["Batch", "Message", "Record", "Rejection"]
 
-DECODE_ERROR = "decode_error"
 _SLICE = 8192
 
 
@@ -115,7 +115,8 @@ class Batch:
                 try:
                     data.append(decode(msg.value()))
                 except DecodeError as exc:
-                    self.undecodable.append((self.record(msg, {}), Reason(DECODE_ERROR, str(exc))))
+                    code = UNKNOWN_SCHEMA if isinstance(exc, UnknownSchemaError) else DECODE_ERROR
+                    self.undecodable.append((self.record(msg, {}), Reason(code, str(exc))))
                     continue
                 sources.append(msg)
             yield sources, data

@@ -50,7 +50,6 @@ class Sink(ABC):
     """A destination. Subclasses write; :class:`sinks.base.SinkRunner` does the rest."""
 
     name: str
-    version: str = "0.2.0"
     policy: FlushPolicy = FlushPolicy()
     # Columnar sinks read Avro logical types as primitives and convert in bulk.
     logical_types: bool = True

@@ -155,7 +155,7 @@ class SinkRunner:
         self._lag_checked = 0.0
         self._new_backoff = backoff
         self._consumer_config = {**_CONSUMER_DEFAULTS, **(consumer_config or {})}
-        codec = codec or AvroCodec.from_settings(settings.schema_registry_url)
+        codec = codec or AvroCodec.from_settings(settings.schema_registry_url, settings.schema_dir)
         self._decode = codec.with_logical_types(sink.logical_types).decode_record
         self._dlq_topic = settings.topics.dlq
         self._parts: dict[TopicPart, _Partition] = {}
@@ -442,10 +442,9 @@ class SinkRunner:
         return {tp: batch.next_offset}
 
     def _dead_letter(self, record: Record, reason: Reason) -> None:
-        letter = DeadLetter(key=record.key, value=record.value, reasons=[reason], stage=self.sink.name,
-                            stage_version=self.sink.version, source_topic=record.topic,
-                            source_partition=record.partition, source_offset=record.offset,
-                            source_timestamp_ms=record.timestamp_ms, original_headers=list(record.headers))
+        # In the form that fits the topic: a record too large to dead-letter whole must
+        # not stop the sink (it would fail the same way after every restart).
+        letter = DeadLetter.of(record, [reason], stage=self.sink.name).fitting(self.settings.kafka_max_message_bytes)
         while True:
             try:
                 self._producer.produce(self._dlq_topic, key=letter.key, value=letter.value,

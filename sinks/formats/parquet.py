@@ -23,12 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from daas.dead_letter import Reason
+from daas.dead_letter import UNCONVERTIBLE_VALUE, Reason
 from sinks.avro_types import Column, arrow_schema, columns
 
-__all__ = ["UNCONVERTIBLE", "ParquetFormat"]
+__all__ = ["ParquetFormat"]
 
-UNCONVERTIBLE = "unconvertible_value"
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError, UnicodeError)
 
@@ -107,7 +106,7 @@ class ParquetFormat:
             try:
                 pa.array([value], type=arrow_type)
             except _CONVERSION_ERRORS as exc:
-                bad[i] = Reason(UNCONVERTIBLE, f"{column.name} {value!r:.80} does not convert to {arrow_type}: "
+                bad[i] = Reason(UNCONVERTIBLE_VALUE, f"{column.name} {value!r:.80} does not convert to {arrow_type}: "
                                 f"{type(exc).__name__}: {exc}", column.name)
         return bad
 
@@ -125,11 +124,11 @@ def _check_column(column: Column, array: pa.Array | pa.ChunkedArray,
     name = column.name
     bad: dict[int, Reason] = {}
     if not column.nullable and array.null_count:
-        bad.update({i: Reason(UNCONVERTIBLE, f"{name} is required but missing", name)
+        bad.update({i: Reason(UNCONVERTIBLE_VALUE, f"{name} is required but missing", name)
                     for i in pc.indices_nonzero(array.is_null()).to_pylist()})
     if column.avro == "uuid" and len(array):
         invalid = pc.invert(pc.fill_null(pc.match_substring_regex(array, _UUID), True))
         if pc.any(invalid).as_py():
             for i in pc.indices_nonzero(invalid).to_pylist():
-                bad.setdefault(i, Reason(UNCONVERTIBLE, f"{name} {rows[i].get(name)!r} is not a UUID", name))
+                bad.setdefault(i, Reason(UNCONVERTIBLE_VALUE, f"{name} {rows[i].get(name)!r} is not a UUID", name))
     return bad

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from daas.kafka import count_records, create_admin, create_consumer, ensure_topi
 from daas.settings import Settings, Topics
 from tests.support.endpoints import Endpoints
 
-__all__ = ["Run", "Surveillance", "Worker", "read_topic", "wait_for"]
+__all__ = ["Run", "Sink", "Surveillance", "Worker", "read_topic", "wait_for"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,11 +100,11 @@ class Worker:
 
     module = "stream_processors"
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, args: Sequence[str] = ()) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = log
         self._handle = log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module], env=env, cwd=REPO,  # noqa: S603
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, *args], env=env, cwd=REPO,  # noqa: S603
                                      stdout=self._handle, stderr=subprocess.STDOUT)
 
     def assert_alive(self) -> None:
@@ -130,3 +130,9 @@ class Surveillance(Worker):
     """A surveillance (Faust) worker in its own process."""
 
     module = "stream_processors.surveillance"
+
+
+class Sink(Worker):
+    """A sink in its own process: ``Sink(env, log, ["postgres", "--pg-schema", "s"])``."""
+
+    module = "sinks"

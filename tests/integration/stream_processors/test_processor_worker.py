@@ -47,8 +47,9 @@ def _produce(run: Run, n: int, *, seed: int = 3, invalid_every: int = 0, duplica
         producer.produce(record["encounter_id"], record)
     for record in valid[:duplicates]:  # re-sent: same key, same content
         producer.produce(record["encounter_id"], record)
+    known = AvroCodec().store.current(SIMUHEALTH_ENCOUNTER).fingerprint
     for i in range(undecodable):
-        producer.produce_raw(f"bad-{i}".encode(), bytes([0xC3, 0x01]) + b"\x00" * 8 + b"garbage")
+        producer.produce_raw(f"bad-{i}".encode(), bytes([0xC3, 0x01]) + known + b"\xff" * 9 + b"garbage")
         reasons["decode_error"] += 1
     producer.close()
     return {"valid": valid, "reasons": reasons, "sent": producer.sent}

@@ -66,3 +66,29 @@ def test_trailing_and_corrupt_bodies_are_decode_errors() -> None:
         AvroCodec().decode_record(data + b"\x00")
     with pytest.raises(DecodeError, match="corrupt Avro body"):
         AvroCodec().decode_record(data[:40])
+
+
+def test_with_a_registry_an_unknown_writer_version_is_fetched_and_resolved(tmp_path: Path) -> None:
+    """A producer upgraded before the reader: with a registry, the reader fetches the writer's
+    schema by id and projects the record onto its own current version instead of failing."""
+    import json
+    import shutil
+
+    from schemas import SIMUHEALTH_ENCOUNTER, SchemaStore
+    from schemas.store import SCHEMA_DIR
+    from tests.unit.schemas.test_codec import SAMPLES
+
+    released = tmp_path / "schemas"
+    shutil.copytree(SCHEMA_DIR, released, ignore=shutil.ignore_patterns("*.py", "__pycache__", "*.md"))
+    newer = json.loads((released / f"{SIMUHEALTH_ENCOUNTER}.avsc").read_text())
+    newer["fields"].append({"name": "visit_type", "type": ["null", "string"], "default": None})
+    (released / f"{SIMUHEALTH_ENCOUNTER}.avsc").write_text(json.dumps(newer))
+    (released / "history" / SIMUHEALTH_ENCOUNTER / "v0099.avsc").write_text(json.dumps(newer))
+    registry = MockSchemaRegistryClient({"url": "mock://unknown-writer"})
+    data = AvroCodec(SchemaStore(released), registry).encode(SIMUHEALTH_ENCOUNTER,
+                                                             {**SAMPLES[SIMUHEALTH_ENCOUNTER], "visit_type": "follow-up"})
+    decoded = AvroCodec(registry=registry).decode(data)
+    assert decoded.schema.name == SIMUHEALTH_ENCOUNTER and decoded.framing == "confluent"
+    assert decoded.record == SAMPLES[SIMUHEALTH_ENCOUNTER]  # projected: the field this reader lacks is dropped
+    with pytest.raises(DecodeError, match="unknown writer schema"):
+        AvroCodec().decode(AvroCodec(SchemaStore(released)).encode(SIMUHEALTH_ENCOUNTER, SAMPLES[SIMUHEALTH_ENCOUNTER]))

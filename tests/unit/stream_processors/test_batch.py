@@ -24,8 +24,7 @@ def _clean(rid: str, *, version: int = 1, district: str = "Ikeja", group: str = 
 
 
 def _dead(offset: int) -> Result:
-    return Result([], DeadLetter(b"k", b"bad", [Reason("decode_error", "not Avro")], "processor", "2.0.0",
-                                 RAW, 0, offset))
+    return Result([], DeadLetter(b"k", b"bad", [Reason("decode_error", "not Avro")], "processor", RAW, 0, offset))
 
 
 def _plan(messages: list[InputMessage], results: list[Result], states: dict | None = None):  # noqa: ANN202
@@ -78,3 +77,21 @@ def test_expired_entries_are_tombstoned_in_the_batch_that_passes_their_window() 
         ("renewed", False), ("new", False), ("old", True)]
     assert plan.stats["expired"] == 1
     assert [c.offset for m in plan.cases for c in m.changes] == [2]
+
+
+def test_a_dead_letter_too_large_for_its_topic_goes_out_as_a_summary_that_fits() -> None:
+    import hashlib
+
+    big = b"\xc3\x01" + b"\x07" * 1_048_000
+    result = Result([], DeadLetter(b"key", big, [Reason("decode_error", "corrupt")], "processor", RAW, 2, 77, 1000))
+    plan, _ = _plan([_msg(77, partition=2)], [result], {(RAW, 2): PartitionState(WINDOW)})
+    (out,) = plan.outputs
+    headers = dict(out.headers)
+    assert out.topic == "dlq" and len(out.value) == 1024 and out.value == big[:1024]
+    assert headers["dlq.reason"] == b"too_large" and b"decode_error" in headers["dlq.reasons"]
+    assert headers["dlq.original.size"] == str(len(big)).encode()
+    assert headers["dlq.original.sha256"] == hashlib.sha256(big).hexdigest().encode()
+    assert (headers["dlq.source.partition"], headers["dlq.source.offset"]) == (b"2", b"77")
+    small = Result([], DeadLetter(b"key", b"tiny", [Reason("decode_error", "corrupt")], "processor", RAW, 2, 78))
+    plan, _ = _plan([_msg(78, partition=2)], [small])
+    assert plan.outputs[0].value == b"tiny" and "dlq.truncated" not in dict(plan.outputs[0].headers)

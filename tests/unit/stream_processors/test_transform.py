@@ -145,7 +145,7 @@ def test_the_pipeline_routes_clean_records_and_dead_letters_the_rest() -> None:
 
 def test_dead_letter_headers_carry_reasons_and_origin() -> None:
     letter = DeadLetter(b"k", b"v", [Reason("icd10_unknown", "no such code", "icd10_code")], "processor",
-                        "0.1.0", "raw", 2, 41, 1000, [("trace_id", b"t"), ("dlq.reason", b"stale")])
+                        "raw", 2, 41, 1000, [("trace_id", b"t"), ("dlq.reason", b"stale")])
     headers = dict(letter.headers(now_ms=5))
     assert headers["trace_id"] == b"t"
     assert headers["dlq.reason"] == b"icd10_unknown"
@@ -200,3 +200,30 @@ def test_a_sheet_row_key_never_reaches_the_clean_record() -> None:
     other_secret = to_clean(SHEET_ROW, row, ingested_at=NOW, ctx=replace(CTX, patient_secret=b"another secret"))
     assert other_secret["source_key"] != record["source_key"]  # keyed: not a guessable plain hash
     assert codes(to_clean(SHEET_ROW, {**row, "row_key": "  "}, ingested_at=NOW, ctx=CTX)) == [rules.REQUIRED_MISSING]
+
+
+@pytest.mark.parametrize(("encounter_id", "why"), [
+    ("NG-LA-IKJ-001-00\x0042", "U+0000"),
+    ("NG-LA-IKJ-001-\u202e2400", "U+202E"),
+    ("x" * 200_000, "200000 characters long"),
+])
+def test_a_hostile_source_key_is_dead_lettered_naming_it(encounter_id: str, why: str) -> None:
+    raw = copy.deepcopy(RAW)
+    raw["encounter_id"] = encounter_id
+    (reason,) = clean(raw).reasons
+    assert (reason.code, reason.field) == (rules.INVALID_SOURCE_KEY, "encounter_id") and why in reason.message
+
+
+def test_an_identifier_looking_encounter_id_never_reaches_the_clean_record_in_clear() -> None:
+    for encounter_id in ("MRN-884213", "12345678901", "+234 803 555 0142", "'; drop table encounters; --"):
+        raw = copy.deepcopy(RAW)
+        raw["encounter_id"] = encounter_id
+        out = clean(raw)
+        assert out["source_key"].startswith("ehr/") and len(out["source_key"]) == 36
+        assert encounter_id not in repr(out)
+        assert clean(copy.deepcopy(raw))["record_id"] == out["record_id"]  # stable per encounter
+    raw = copy.deepcopy(RAW)  # the documented shapes stay in clear: traceable to the EHR
+    for encounter_id in (RAW["encounter_id"], "NG-LA-IKJ-001-257c895a-0000000042",
+                         "5f0c9a3e-3f7e-5b8c-9a51-0c6f4f3f2a11"):
+        raw["encounter_id"] = encounter_id
+        assert clean(raw)["source_key"] == encounter_id
