@@ -3,7 +3,7 @@
 Modules, in the order a poll uses them:
 
 - ``sources``: where rows come from — ``GoogleSheetSource`` (Sheets API via gspread,
-  with the read quota and backoff of ``quota`` and ``backoff``) or ``LocalSheetSource``
+  with the read quota of ``quota`` and ``daas.backoff``) or ``LocalSheetSource``
   (CSV files); both behind ``SheetSource``.
 - ``headers``: header text -> canonical cell names.
 - ``rows``: stable row keys and content hashes.
@@ -12,7 +12,6 @@ Modules, in the order a poll uses them:
 """
 
 from producers.gsheet.app import SOURCE_NAME, build_poller, open_source
-from producers.gsheet.backoff import BackoffPolicy
 from producers.gsheet.checkpoint import (
     DEFAULT_CHECKPOINT_TOPIC,
     Checkpoint,
@@ -30,7 +29,6 @@ from producers.gsheet.sources import GoogleSheetSource, LocalSheetSource, SheetS
 __all__ = [
     "DEFAULT_CHECKPOINT_TOPIC",
     "SOURCE_NAME",
-    "BackoffPolicy",
     "Checkpoint",
     "CheckpointEntry",
     "CheckpointStore",

@@ -8,13 +8,13 @@ creates the checkpoint topic if it is missing.
 from __future__ import annotations
 
 from daas.settings import Settings
-from producers.gsheet.backoff import BackoffPolicy
 from producers.gsheet.checkpoint import KafkaCheckpointStore
 from producers.gsheet.config import GSheetConfig
 from producers.gsheet.credentials import service_account_credentials
 from producers.gsheet.poller import SheetPoller
 from producers.gsheet.quota import RateLimiter
 from producers.gsheet.sources import GoogleSheetSource, LocalSheetSource, SheetSource
+from producers.gsheet.sources.google_api import sheets_backoff
 from producers.kafka_producer import RecordProducer
 from schemas import SHEET_ROW
 
@@ -33,8 +33,8 @@ def open_source(config: GSheetConfig) -> SheetSource:
     return GoogleSheetSource(
         config.sheet_id, credentials=credentials, tabs=config.tabs, api_base_url=config.api_base_url,
         limiter=RateLimiter(config.reads_per_minute, 60.0),
-        backoff=BackoffPolicy(base=config.backoff_base_seconds, factor=config.backoff_factor,
-                              cap=config.backoff_cap_seconds, max_retries=config.max_retries),
+        backoff=sheets_backoff(initial=config.backoff_base_seconds, factor=config.backoff_factor,
+                               maximum=config.backoff_cap_seconds, max_retries=config.max_retries),
         timeout=config.request_timeout)
 
 

@@ -5,7 +5,7 @@ buffering, decoding, dead letters, pausing and committing, in the order document
 ``sinks.base.runner``.
 """
 
-from sinks.base.backoff import Backoff
+from daas.backoff import Backoff
 from sinks.base.batch import Batch, Record, Rejection
 from sinks.base.contract import PartitionPlan, PartitionStart, Sink
 from sinks.base.policy import Budget, FlushPolicy

@@ -42,13 +42,13 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from daas.backoff import Backoff
 from daas.dead_letter import DeadLetter, Reason
 from daas.errors import Retryable, SinkError
 from daas.kafka import DeliveryError, DeliveryReport, create_consumer, create_producer, flush_or_raise
 from daas.metrics import Telemetry
 from daas.settings import Settings
 from schemas import AvroCodec
-from sinks.base.backoff import Backoff
 from sinks.base.batch import Batch, Record, Rejection
 from sinks.base.buffer import PartitionBuffer
 from sinks.base.contract import PartitionStart, Sink

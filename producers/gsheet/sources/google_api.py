@@ -7,8 +7,8 @@ one ``open_by_key`` metadata read at start-up). Cells come back as formatted tex
 what the person typing sees.
 
 Every HTTP attempt passes the client-side ``RateLimiter`` (60 reads a minute per user
-by default). A 408, 429 or 5xx answer, or a connection failure, is retried after the
-``BackoffPolicy`` delay; when the retries are used up the read raises
+by default). A 408, 429 or 5xx answer, or a connection failure, is retried after a
+``daas.backoff.Backoff`` delay (``sheets_backoff``: equal jitter, bounded retries); when the retries are used up the read raises
 ``SheetUnavailable`` (retryable) and the poller tries again at its next interval.
 
 Why not gspread's own ``BackOffHTTPClient``: in gspread 6.2.1 it is marked "not
@@ -28,6 +28,7 @@ base URL (a Private Service Connect endpoint in production, the local fake in te
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,17 +45,25 @@ from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
 from gspread.utils import absolute_range_name
 
-from producers.gsheet.backoff import BackoffPolicy
+from daas.backoff import Backoff
 from producers.gsheet.errors import SheetAccessError, SheetError, SheetUnavailable
 from producers.gsheet.quota import RateLimiter
 from producers.gsheet.sources.base import TabValues
 
-__all__ = ["SHEETS_API_BASE_URL", "ApiUsage", "GoogleSheetSource"]
+__all__ = ["SHEETS_API_BASE_URL", "ApiUsage", "GoogleSheetSource", "sheets_backoff"]
 
 _log = logging.getLogger(__name__)
 
 SHEETS_API_BASE_URL = "https://sheets.googleapis.com"
 _RETRYABLE_4XX = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS})
+
+
+def sheets_backoff(*, initial: float = 1.0, factor: float = 2.0, maximum: float = 64.0, max_retries: int = 8,
+                   rng: random.Random | None = None) -> Backoff:
+    """The Sheets API retry policy: "equal jitter" (each delay half fixed, half random, so
+    pollers throttled together do not retry together), at most ``max_retries`` retries."""
+    return Backoff(initial=initial, factor=factor, maximum=maximum, jitter=0.5, max_retries=max_retries,
+                   **({"rng": rng} if rng is not None else {}))
 
 
 @dataclass
@@ -79,7 +88,7 @@ class _GuardedHTTPClient(HTTPClient):
     """gspread's HTTP client with the read quota, retries and a configurable base URL."""
 
     def __init__(self, auth: Credentials, session: requests.Session | None = None, *,
-                 api_base_url: str, limiter: RateLimiter, backoff: BackoffPolicy,
+                 api_base_url: str, limiter: RateLimiter, backoff: Backoff,
                  sleep: Callable[[float], None], usage: ApiUsage) -> None:
         super().__init__(auth, session)
         self._api_prefix = api_base_url.rstrip("/") + SPREADSHEETS_API_V4_BASE_URL.removeprefix(SHEETS_API_BASE_URL)
@@ -134,7 +143,7 @@ class GoogleSheetSource:
 
     def __init__(self, spreadsheet_id: str, *, credentials: Credentials, tabs: Sequence[str] = (),
                  api_base_url: str = SHEETS_API_BASE_URL, limiter: RateLimiter | None = None,
-                 backoff: BackoffPolicy | None = None, timeout: float = 60.0,
+                 backoff: Backoff | None = None, timeout: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if not spreadsheet_id.strip():
             raise SheetAccessError("the spreadsheet id is empty; set DAAS_GSHEET_ID to the id in the sheet's URL")
@@ -144,7 +153,7 @@ class GoogleSheetSource:
         self.usage = ApiUsage()
         self._http_factory = partial(
             _GuardedHTTPClient, api_base_url=api_base_url, limiter=limiter or RateLimiter(),
-            backoff=backoff or BackoffPolicy(), sleep=sleep, usage=self.usage)
+            backoff=backoff or sheets_backoff(), sleep=sleep, usage=self.usage)
         self._timeout = timeout
         self._spreadsheet: gspread.Spreadsheet | None = None
 

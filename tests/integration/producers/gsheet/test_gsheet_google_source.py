@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from daas.errors import Retryable
-from producers.gsheet.backoff import BackoffPolicy
+from producers.gsheet.sources.google_api import sheets_backoff
 from producers.gsheet.credentials import READONLY_SCOPES, service_account_credentials
 from producers.gsheet.errors import SheetAccessError, SheetUnavailable
 from producers.gsheet.quota import RateLimiter
@@ -51,7 +51,7 @@ class Sleeps:
 
 def _source(fake: FakeSheets, private_key: str, **kwargs: object) -> GoogleSheetSource:
     info = json.dumps(fake.service_account_info(private_key))
-    options: dict[str, object] = {"api_base_url": fake.base_url, "backoff": BackoffPolicy(base=0.01, cap=0.05)}
+    options: dict[str, object] = {"api_base_url": fake.base_url, "backoff": sheets_backoff(initial=0.01, maximum=0.05)}
     options.update(kwargs)
     return GoogleSheetSource(SHEET, credentials=service_account_credentials(info_json=info), **options)  # type: ignore[arg-type]
 
@@ -89,12 +89,12 @@ def test_requests_carry_the_service_account_token_with_the_readonly_scope(fake: 
 
 def test_a_429_burst_is_retried_with_growing_delays(fake: FakeSheets, private_key: str) -> None:
     sleeps = Sleeps()
-    policy = BackoffPolicy(base=0.01, cap=1.0, max_retries=6, rng=random.Random(3))
+    policy = sheets_backoff(initial=0.01, maximum=1.0, max_retries=6, rng=random.Random(3))
     source = _source(fake, private_key, tabs=("OPD",), backoff=policy, sleep=sleeps)
     source.read_tabs()
     fake.fail_next(429, 429, 429, 503, 500)
     assert source.read_tabs()["OPD"][1] == OPD[1]
-    twin = BackoffPolicy(base=0.01, cap=1.0, max_retries=6, rng=random.Random(3))
+    twin = sheets_backoff(initial=0.01, maximum=1.0, max_retries=6, rng=random.Random(3))
     expected = [twin.delay(n) for n in range(5)]
     assert sleeps.calls == expected
     assert sleeps.calls == sorted(sleeps.calls)
@@ -105,7 +105,7 @@ def test_a_429_burst_is_retried_with_growing_delays(fake: FakeSheets, private_ke
 def test_retry_after_and_non_json_errors(fake: FakeSheets, private_key: str) -> None:
     sleeps = Sleeps()
     source = _source(fake, private_key, tabs=("OPD",), sleep=sleeps,
-                     backoff=BackoffPolicy(base=0.01, cap=5.0, max_retries=3))
+                     backoff=sheets_backoff(initial=0.01, maximum=5.0, max_retries=3))
     fake.fail_next(429, retry_after=2)
     fake.fail_next(502, json_body=False)  # an HTML page from a proxy: gspread's own client would not retry it
     source.read_tabs()
@@ -128,7 +128,7 @@ def test_the_quota_spaces_requests_out_as_the_server_sees_them(fake: FakeSheets,
 def test_retries_run_out_as_a_retryable_error(fake: FakeSheets, private_key: str) -> None:
     sleeps = Sleeps()
     source = _source(fake, private_key, tabs=("OPD",), sleep=sleeps,
-                     backoff=BackoffPolicy(base=0.01, cap=0.05, max_retries=2))
+                     backoff=sheets_backoff(initial=0.01, maximum=0.05, max_retries=2))
     source.read_tabs()
     fake.fail_next(503, 503, 503)
     with pytest.raises(SheetUnavailable, match="after 2 retries.*HTTP 503") as raised:
@@ -157,7 +157,7 @@ def test_forbidden_and_unknown_tabs_are_fatal_not_retried(fake: FakeSheets, priv
 
 
 def test_backoff_gaps_are_visible_to_the_server(fake: FakeSheets, private_key: str) -> None:
-    policy = BackoffPolicy(base=0.05, factor=4.0, cap=5.0, max_retries=5)
+    policy = sheets_backoff(initial=0.05, factor=4.0, maximum=5.0, max_retries=5)
     source = _source(fake, private_key, tabs=("OPD",), backoff=policy)
     source.read_tabs()
     fake.fail_next(429, 429, 429)
