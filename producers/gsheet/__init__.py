@@ -18,6 +18,7 @@ from producers.gsheet.checkpoint import (
     CheckpointEntry,
     CheckpointStore,
     KafkaCheckpointStore,
+    RowPseudonyms,
 )
 from producers.gsheet.config import GSheetConfig
 from producers.gsheet.credentials import service_account_credentials
@@ -39,6 +40,7 @@ __all__ = [
     "LocalSheetSource",
     "PollResult",
     "RateLimiter",
+    "RowPseudonyms",
     "RunStats",
     "SheetAccessError",
     "SheetError",

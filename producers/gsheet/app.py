@@ -8,7 +8,7 @@ creates the checkpoint topic if it is missing.
 from __future__ import annotations
 
 from daas.settings import Settings
-from producers.gsheet.checkpoint import KafkaCheckpointStore
+from producers.gsheet.checkpoint import KafkaCheckpointStore, RowPseudonyms
 from producers.gsheet.config import GSheetConfig
 from producers.gsheet.credentials import service_account_credentials
 from producers.gsheet.poller import SheetPoller
@@ -42,5 +42,6 @@ def build_poller(settings: Settings, config: GSheetConfig, source: SheetSource |
     """A poller emitting to ``settings.topics.raw_gsheet`` with Kafka-backed checkpoints."""
     producer = RecordProducer(settings, topic=settings.topics.raw_gsheet, schema_name=SHEET_ROW,
                               source=SOURCE_NAME)
-    store = KafkaCheckpointStore(settings, config.checkpoint_topic, flush_timeout=config.delivery_timeout)
+    store = KafkaCheckpointStore(settings, config.checkpoint_topic, flush_timeout=config.delivery_timeout,
+                                 pseudonyms=RowPseudonyms(config.row_key_secret.get_secret_value().encode()))
     return SheetPoller(config, source or open_source(config), producer, store)

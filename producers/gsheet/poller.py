@@ -9,7 +9,8 @@ every other row is left alone, so re-ordering rows emits nothing.
 The order within a poll is what makes it safe to stop at any point:
 
 1. produce the rows and flush; raise ``DeliveryError`` unless Kafka acknowledged all;
-2. then save their hashes to the checkpoint store, which returns once durable;
+2. then save them to the checkpoint store (keyed hashes of the row key and content
+   hash only: ``producers.gsheet.checkpoint``), which returns once durable;
 3. then remember them in memory.
 
 A crash before step 2 re-emits, after restart, exactly the rows of that poll that
@@ -32,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from daas.metrics import Telemetry
-from producers.gsheet.checkpoint import Checkpoint, CheckpointEntry, CheckpointStore
+from producers.gsheet.checkpoint import Checkpoint, CheckpointEntry, CheckpointStore, RowPseudonyms
 from producers.gsheet.config import GSheetConfig
 from producers.gsheet.errors import SheetUnavailable
 from producers.gsheet.rows import key_rows
@@ -96,6 +97,8 @@ class SheetPoller:
         self.producer = producer
         self.checkpoint_store = checkpoint_store
         self._clock = clock
+        self._secret = config.row_key_secret.get_secret_value().encode()
+        self.pseudonyms = RowPseudonyms(self._secret)
         self._seen: Checkpoint | None = None
         self._fallback_noted: set[str] = set()
         self.polls = 0
@@ -119,17 +122,17 @@ class SheetPoller:
         tabs = self.source.read_tabs()
         new = changed = unchanged = 0
         emitted: list[CheckpointEntry] = []
-        secret = self.config.row_key_secret.get_secret_value().encode()
         for tab, values in tabs.items():
-            keyed = key_rows(tab, values, secret=secret)
+            keyed = key_rows(tab, values, secret=self._secret)
             if keyed.fallback_keyed and tab not in self._fallback_noted:
                 self._fallback_noted.add(tab)
                 _log.info("tab %r: %d rows have no Record ID and are keyed by their identifying cells; "
                           "editing those cells makes a new record (see producers.gsheet.rows)",
                           tab, keyed.fallback_keyed)
             for row in keyed.rows:
-                before = seen.get((tab, row.row_key))
-                if before == row.content_hash:
+                entry = self.pseudonyms.entry(tab, row.row_key, row.content_hash)
+                before = seen.get((tab, entry.row_id))
+                if before == entry.content:
                     unchanged += 1
                     continue
                 if before is None:
@@ -141,13 +144,13 @@ class SheetPoller:
                     "row_key": row.row_key, "content_hash": row.content_hash,
                     "polled_at": polled_at, "cells": row.cells,
                 })
-                emitted.append(CheckpointEntry(tab, row.row_key, row.content_hash))
+                emitted.append(entry)
         if emitted:
             # RecordProducer.close flushes and raises unless every record was acknowledged; the
             # producer stays usable, so it serves as the per-poll flush. Only then checkpoint.
             self.producer.close(self.config.delivery_timeout)
             self.checkpoint_store.save(sheet_id, emitted)
-            seen.update({(e.tab, e.row_key): e.content_hash for e in emitted})
+            seen.update({(e.tab, e.row_id): e.content for e in emitted})
         self.polls += 1
         result = PollResult(new, changed, unchanged, len(tabs), time.monotonic() - started)
         _log.info("poll %d of %s: %d tabs, %d new, %d changed, %d unchanged in %.2fs", self.polls, sheet_id,

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from daas.kafka import TopicSpec, create_admin, ensure_topics
 from daas.settings import Topics
-from producers.gsheet import GSheetConfig, KafkaCheckpointStore, PollResult, build_poller
+from producers.gsheet import GSheetConfig, KafkaCheckpointStore, PollResult, RowPseudonyms, build_poller
 from producers.gsheet.rows import key_rows
 from tests.support.endpoints import Endpoints
 
@@ -95,4 +95,5 @@ def test_rows_delivered_but_not_checkpointed_are_re_emitted_exactly_once_after_a
     assert latest == current  # no row lost; each row's latest version is on the topic
 
     restored = KafkaCheckpointStore(settings, checkpoint_topic).load("kampala-opd.csv")
-    assert restored == {("kampala-opd", k.removeprefix(PREFIX)): h for k, h in current.items()}
+    p = RowPseudonyms(secret.encode())
+    assert restored == {("kampala-opd", p.row(k.removeprefix(PREFIX))): p.content(h) for k, h in current.items()}
