@@ -20,6 +20,7 @@ from daas.errors import ConfigurationError, DaasError, Retryable
 from daas.settings import Settings, Topics
 
 __all__ = [
+    "BrokersUnreachable",
     "DeliveryError",
     "client_security",
     "count_records",
@@ -32,6 +33,7 @@ __all__ = [
     "ensure_topics",
     "flush_or_raise",
     "pipeline_topics",
+    "require_brokers",
 ]
 
 _DAY_MS = 24 * 3600 * 1000
@@ -39,6 +41,14 @@ _DAY_MS = 24 * 3600 * 1000
 
 class DeliveryError(Retryable):
     """Kafka did not acknowledge every record a stage produced."""
+
+
+class BrokersUnreachable(Retryable):
+    """No broker of ``DAAS_KAFKA_BOOTSTRAP_SERVERS`` answered at start-up.
+
+    Retryable in kind (Kafka may come back), but a stage that raises it at start-up
+    exits at once with the message instead of waiting in silence.
+    """
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,39 @@ def create_consumer(settings: Settings, group_id: str, **overrides: Any) -> Cons
     }
     config.update(overrides)
     return _build(Consumer, config)
+
+
+def require_brokers(settings: Settings, timeout: float = 10.0) -> None:
+    """Fail fast unless a broker of ``DAAS_KAFKA_BOOTSTRAP_SERVERS`` answers a metadata
+    request within ``timeout`` seconds.
+
+    Called at start-up by every stage that talks to Kafka (the sink runner, the
+    producers, the processor worker) before it subscribes or produces: librdkafka
+    itself retries an unreachable broker for ever, so without this a stage waits in
+    silence. Raises :class:`BrokersUnreachable` naming the setting, its value, the
+    security protocol and what the client saw (connection refused, name not resolved,
+    authentication failed...).
+    """
+    seen: list[str] = []
+
+    def remember(error: KafkaError) -> None:
+        text = error.str()
+        if text not in seen:
+            seen.append(text)
+
+    admin = _build(AdminClient, {"bootstrap.servers": settings.kafka_bootstrap_servers,
+                                 **client_security(settings), "error_cb": remember,
+                                 "log_level": 0})  # what it saw goes into the error instead
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        admin.poll(0.1)  # serves the error callbacks
+        detail = "; ".join(seen[:3]) or str(exc)
+        raise BrokersUnreachable(
+            f"Kafka is unreachable: no broker of DAAS_KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers!r} "
+            f"(security protocol {settings.kafka_security_protocol}, auth {settings.kafka_auth}) answered a "
+            f"metadata request within {timeout:g}s: {detail}. Check the address and that Kafka is running "
+            "(locally: daas stack up), and DAAS_KAFKA_SECURITY_PROTOCOL / DAAS_KAFKA_AUTH for the cluster") from exc
 
 
 def create_admin(settings: Settings) -> AdminClient:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from daas.kafka import DeliveryReport, create_producer, flush_or_raise
+from daas.kafka import DeliveryReport, create_producer, flush_or_raise, require_brokers
 from daas.settings import Settings
 from schemas import AvroCodec
 
@@ -20,10 +20,16 @@ __all__ = ["RecordProducer"]
 
 
 class RecordProducer:
-    """Encodes records with the project codec and produces them to ``topic``."""
+    """Encodes records with the project codec and produces them to ``topic``.
+
+    Construction fails fast (``BrokersUnreachable``, naming DAAS_KAFKA_BOOTSTRAP_SERVERS
+    and what the client saw) when no broker answers within ``connect_timeout`` seconds:
+    librdkafka would otherwise queue records for minutes and then fail without a cause.
+    """
 
     def __init__(self, settings: Settings, *, topic: str, schema_name: str, source: str,
-                 codec: AvroCodec | None = None) -> None:
+                 codec: AvroCodec | None = None, connect_timeout: float = 10.0) -> None:
+        require_brokers(settings, connect_timeout)
         self.topic = topic
         self.schema_name = schema_name
         self._codec = codec or AvroCodec.from_settings(settings.schema_registry_url)

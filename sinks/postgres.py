@@ -10,7 +10,11 @@ Failures are told apart by SQLSTATE: connection loss, shutdown, overload, statem
 timeouts (a slow server), serialization failures and deadlocks are ``Retryable``
 (the runner pauses and backs off); data and constraint errors reject single records,
 isolated by splitting the batch inside savepoints so the rest lands in the same
-transaction; anything else (a missing privilege, a bug) stops the sink. The table
+transaction; anything else (a bug) stops the sink. Errors name the setting to fix,
+as the S3 sink's do: a ``DAAS_RDS_DSN`` that does not parse fails at construction,
+and a server that refuses it (password, user, database, host, TLS options, missing
+privileges) raises ``ConfigurationError`` instead of being retried for ever; the
+password never appears in a message. The table
 comes from the Avro schema and evolves compatibly (``sinks.postgres_table``).
 Run by ``python -m sinks postgres`` / ``daas sink postgres``.
 """
@@ -23,9 +27,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from daas.dead_letter import Reason
-from daas.errors import Retryable, SinkError
+from daas.errors import ConfigurationError, Retryable, SinkError
 from daas.settings import Settings
 from schemas import CLEAN_ENCOUNTER, SchemaStore
 from sinks.avro_types import LINEAGE_COLUMNS, columns
@@ -34,7 +39,7 @@ from sinks.base.contract import PartitionPlan, PartitionStart, Sink
 from sinks.base.policy import FlushPolicy
 from sinks.postgres_table import UPDATED_AT, TableSpec, ensure_table
 
-__all__ = ["DEFAULT_POLICY", "REJECTED", "PostgresSink", "classify"]
+__all__ = ["DEFAULT_POLICY", "REJECTED", "PostgresSink", "classify", "describe_dsn"]
 
 REJECTED = "rejected_by_postgres"
 DEFAULT_POLICY = FlushPolicy(max_records=5000, max_bytes=16 * 2**20, record_time_interval_ms=None, idle_seconds=0.0)
@@ -44,6 +49,12 @@ DEFAULT_POLICY = FlushPolicy(max_records=5000, max_bytes=16 * 2**20, record_time
 _RETRY_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
 _REJECT_CLASSES = frozenset({"22", "23"})
 _COPY_COLUMN = re.compile(r"column (\w+)")
+# What libpq says when the connection string itself is wrong (connection errors carry
+# no SQLSTATE): retrying these cannot help, the setting must change.
+_MISCONFIGURED = re.compile(r"password authentication failed|no password supplied|does not exist|"
+                            r"no pg_hba\.conf entry|failed to resolve host|could not translate host name|"
+                            r"invalid \w+ value|invalid connection option|certificate", re.IGNORECASE)
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 def classify(exc: psycopg.Error) -> str:
@@ -67,6 +78,7 @@ class PostgresSink(Sink):
                  store: SchemaStore | None = None, policy: FlushPolicy | None = None,
                  statement_timeout_ms: int = 30_000, connect_timeout: int = 5) -> None:
         self._dsn = settings.require("rds_dsn")
+        self._where = describe_dsn(self._dsn)
         self._fields = columns((store or SchemaStore.default()).current(CLEAN_ENCOUNTER).raw)
         self.spec = TableSpec(schema, table, [*self._fields, *LINEAGE_COLUMNS])
         self.policy = policy or DEFAULT_POLICY
@@ -104,10 +116,19 @@ class PostgresSink(Sink):
         return self._conn
 
     def _translate(self, exc: psycopg.Error, doing: str) -> Exception:
+        if doing == "connecting" and _MISCONFIGURED.search(str(exc)):
+            return ConfigurationError(f"PostgreSQL at {self._where} refused the connection DAAS_RDS_DSN describes: "
+                                      f"{_first_line(exc)}; fix the user, password, database, host or TLS options "
+                                      "in DAAS_RDS_DSN")
+        if exc.sqlstate == _INSUFFICIENT_PRIVILEGE:
+            return ConfigurationError(f"the DAAS_RDS_DSN user at {self._where} may not {doing}: {_first_line(exc)}; "
+                                      f"grant it USAGE and CREATE on schema {self.spec.schema!r} (or create the "
+                                      "table as its owner)")
         if classify(exc) == "retry":
             if self._conn is not None and (self._conn.broken or isinstance(exc, psycopg.OperationalError)):
                 self._conn.close()
-            return Retryable(f"PostgreSQL unavailable {doing} ({exc.sqlstate or 'connection'}): {exc}".strip())
+            return Retryable(f"PostgreSQL at {self._where} (DAAS_RDS_DSN) unavailable {doing} "
+                             f"({exc.sqlstate or 'connection'}): {_first_line(exc)}")
         return SinkError(f"PostgreSQL sink cannot write {self.spec.qualified} ({doing}): "
                          f"{exc.sqlstate or type(exc).__name__}: {exc}".strip())
 
@@ -154,6 +175,23 @@ class PostgresSink(Sink):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def describe_dsn(dsn: str) -> str:
+    """``user@host:port/dbname`` of a connection string, never its password;
+    ConfigurationError naming DAAS_RDS_DSN when it does not parse."""
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        # libpq's message quotes pieces of the string, which may hold the password.
+        raise ConfigurationError("DAAS_RDS_DSN is not a PostgreSQL connection string; expected "
+                                 "postgresql://user:password@host:5432/dbname or 'host=... dbname=... user=...'") from exc
+    host, port = info.get("host") or "localhost", info.get("port") or "5432"
+    return f"{info.get('user') or '(default user)'}@{host}:{port}/{info.get('dbname') or '(default database)'}"
+
+
+def _first_line(exc: psycopg.Error) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _reason(exc: psycopg.Error) -> Reason:

@@ -45,7 +45,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from daas.backoff import Backoff
 from daas.dead_letter import DeadLetter, Reason
 from daas.errors import Retryable, SinkError
-from daas.kafka import DeliveryError, DeliveryReport, create_consumer, create_producer, flush_or_raise
+from daas.kafka import (
+    DeliveryError,
+    DeliveryReport,
+    create_consumer,
+    create_producer,
+    flush_or_raise,
+    require_brokers,
+)
 from daas.metrics import Telemetry
 from daas.settings import Settings
 from schemas import AvroCodec
@@ -173,7 +180,10 @@ class SinkRunner:
     def run(self, *, should_stop: Callable[[], bool] = lambda: False,
             stop_when_idle: float | None = None) -> RunStats:
         """Run until ``should_stop()`` or, with ``stop_when_idle``, until no record
-        arrived for that many seconds; then write what is buffered and commit."""
+        arrived for that many seconds; then write what is buffered and commit.
+
+        Fails fast (``BrokersUnreachable``) when no broker answers at start-up."""
+        require_brokers(self.settings)
         consumer = self._consumer = create_consumer(self.settings, self.group_id, **self._consumer_config)
         self._producer = create_producer(self.settings)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.sink.name}-writer")
