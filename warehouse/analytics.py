@@ -8,15 +8,20 @@ Two layers, in two schemas:
   ``reference.load_geography()``; ``weekly_cases_{district,region,country}`` — cases
   per diagnosis group and ISO week with incidence per 100,000 (district population;
   regions and countries sum their districts); ``diagnosis_counts_region_week``.
-- ``<published>`` (what partners read): the same weekly views with small cells
-  suppressed, and ``top_diagnoses_region_week``.
+- ``<published>`` (what partners read): the same weekly counts with small cells
+  suppressed, and ``top_diagnoses_region_week`` (per region and week, up to ten codes
+  of 5 cases or more, each with its diagnosis group).
 
 Small-cell suppression: a count of 1 to 4 is published as NULL (incidence too), with
-``suppressed`` true. Because a region's total is published next to its districts, one
-hidden district could be recovered by subtraction; so when exactly one cell among
-siblings (same parent, diagnosis group and week) is hidden, the smallest visible
-sibling is hidden as well (secondary suppression). Top-diagnosis lists only rank
-counts of 5 or more.
+``suppressed`` true. The published counts share totals (districts add up to their
+region, regions to their country, a region's codes of a group to the region's count
+of that group), so hiding small counts alone let them be recovered by subtraction;
+``warehouse.suppression`` also hides the fewest further cells (complementary
+suppression) until no combination of the published sums pins a hidden count or
+leaves 1 to 4 cases among a region's unlisted codes. Because that is decided over all
+counts together, the published views read a **snapshot** taken at each publish
+(``<analytics>.published_*`` tables, replaced in one transaction): they are as of the
+last ``publish_analytics``, not live; the internal views are live.
 
 The SQL is portable between PostgreSQL and Redshift (no DISTINCT ON, FILTER or
 GROUPING SETS); on Redshift the views are late-binding.
@@ -32,7 +37,11 @@ configured readers get their grants back at once, other grants do not survive.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import psycopg
 
@@ -41,12 +50,16 @@ from warehouse.errors import StatementFailed
 from warehouse.postgres import PostgresWarehouse
 from warehouse.replicator import ensure_replica_tables
 from warehouse.statements import Dialect, ident, literal
+from warehouse.suppression import components, protect
 from warehouse.tables import WarehouseSchemas, lake_columns
 from warehouse.targets import Warehouse
 
-__all__ = ["SMALL_CELL_THRESHOLD", "AnalyticsStatements", "publish_analytics", "reference_population_rows"]
+__all__ = ["SMALL_CELL_THRESHOLD", "TOP_DIAGNOSES", "AnalyticsStatements", "Snapshot", "publish_analytics",
+           "reference_population_rows"]
 
 SMALL_CELL_THRESHOLD = 5
+TOP_DIAGNOSES = 10  # codes listed per region and week
+_INSERT_ROWS = 500  # rows per INSERT statement (the Redshift Data API takes 100 kB a statement)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +73,9 @@ def reference_population_rows() -> list[tuple[str, str, str, str, str, int]]:
 
 
 def publish_analytics(warehouse: Warehouse, *, readers: Sequence[str] = ()) -> int:
-    """Replace the views, grant ``readers`` the published ones, refresh the reference
-    population, in one transaction.
+    """Replace the views, grant ``readers`` the published ones and refresh the reference
+    population, in one transaction; then read the counts, decide what to suppress and
+    replace the published snapshot, in a second.
 
     Called by the ``warehouse_copy`` DAG after each load, and by the demo. Returns the
     number of districts in the reference table.
@@ -80,7 +94,96 @@ def publish_analytics(warehouse: Warehouse, *, readers: Sequence[str] = ()) -> i
         log.warning("views changed shape (%s); dropping and recreating them, only the readers %s keep access",
                     exc, list(readers))
         warehouse.execute(statements.recreate() + refresh)
+    # One statement, so the districts and the codes are counted from the same data.
+    snapshot = Snapshot.build(warehouse.execute([statements.read_counts()]), rows, threshold=statements.threshold)
+    warehouse.execute(statements.fill_snapshot(snapshot))
+    log.info("published %d district, %d region, %d country and %d top-diagnosis rows; %d of %d counts suppressed",
+             len(snapshot.district), len(snapshot.region), len(snapshot.country), len(snapshot.top),
+             snapshot.suppressed, len(snapshot.district) + len(snapshot.region) + len(snapshot.country))
     return len(rows)
+
+
+def _incidence(cases: int, population: int | None) -> Decimal | None:
+    if not population:
+        return None
+    return (Decimal(cases) * 100000 / Decimal(population)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+class Snapshot:
+    """The published rows, suppression decided (``warehouse.suppression``), as tuples in
+    the published views' column order."""
+
+    def __init__(self) -> None:
+        self.district: list[tuple[Any, ...]] = []
+        self.region: list[tuple[Any, ...]] = []
+        self.country: list[tuple[Any, ...]] = []
+        self.top: list[tuple[Any, ...]] = []
+        self.suppressed = 0
+
+    @classmethod
+    def build(cls, counts: Iterable[Sequence[Any]], reference: Sequence[tuple[str, str, str, str, str, int]],
+              *, threshold: int = SMALL_CELL_THRESHOLD) -> Snapshot:
+        """From ``AnalyticsStatements.read_counts`` rows and the reference population."""
+        districts: list[tuple[str, str, str, str, str, int]] = []
+        codes: list[tuple[str, str, str, str, str, int]] = []
+        weeks: dict[str, date] = {}
+        district_population: dict[tuple[str, str, str], int | None] = {}
+        names: dict[tuple[str, str, str], str] = {}
+        for kind, cc, region, district, group, week, week_start, cases, population, code, name in counts:
+            weeks[week] = week_start
+            if kind == "d":
+                districts.append((cc, region, district, group, week, int(cases)))
+                district_population[(cc, region, district)] = population
+            else:
+                codes.append((cc, region, code, group, week, int(cases)))
+                names[(cc, region, code, week)] = name
+        listed = _top_candidates(codes, threshold)
+        parts = components(districts, codes)
+        hidden: dict[tuple[str, str, str], set[tuple[str, ...]]] = {}
+        for (cc, group, week), component in parts.items():
+            component.listed = {c for c in component.counts
+                                if c[0] == "code" and c[3] in listed.get((cc, c[2], week), ())}
+            hidden[(cc, group, week)] = protect(component, threshold)
+
+        region_population: dict[tuple[str, str], int] = defaultdict(int)
+        country_population: dict[str, int] = defaultdict(int)
+        for cc, _, region, _, _, population in reference:
+            region_population[(cc, region)] += population
+            country_population[cc] += population
+        out = cls()
+        shown_codes: dict[tuple[str, str, str], list[tuple[int, str, str]]] = defaultdict(list)
+        for (cc, group, week), component in sorted(parts.items()):
+            for cell, cases in sorted(component.counts.items()):
+                hide = cell in hidden[(cc, group, week)]
+                if cell[0] == "code":
+                    if cell in component.listed and not hide:
+                        shown_codes[(cc, cell[2], week)].append((cases, cell[3], group))
+                    continue
+                out.suppressed += hide
+                population: int | None
+                if cell[0] == "district":
+                    population, target = district_population.get((cc, cell[2], cell[3])), out.district
+                elif cell[0] == "region":
+                    population, target = region_population.get((cc, cell[2])), out.region
+                else:
+                    population, target = country_population.get(cc), out.country
+                target.append((*cell[1:], group, week, weeks[week], None if hide else cases, population,
+                               None if hide else _incidence(cases, population), hide))
+        for (cc, region, week), entries in sorted(shown_codes.items()):
+            for rank, (cases, code, group) in enumerate(sorted(entries, key=lambda e: (-e[0], e[1])), 1):
+                out.top.append((cc, region, week, weeks[week], rank, code, names[(cc, region, code, week)], group, cases))
+        return out
+
+
+def _top_candidates(codes: Iterable[tuple[str, str, str, str, str, int]],
+                    threshold: int) -> dict[tuple[str, str, str], set[str]]:
+    """(country, region, week) -> the codes the top-diagnoses view may list: the
+    ``TOP_DIAGNOSES`` largest of ``threshold`` cases or more (suppression may drop some)."""
+    ranked: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
+    for cc, region, code, _, week, cases in codes:
+        if cases >= threshold:
+            ranked[(cc, region, week)].append((-cases, code))
+    return {key: {code for _, code in sorted(entries)[:TOP_DIAGNOSES]} for key, entries in ranked.items()}
 
 
 class AnalyticsStatements:
@@ -106,18 +209,40 @@ class AnalyticsStatements:
         for level in self.WEEKLY_LEVELS:
             out.append((self._an(f"weekly_cases_{level}"), self._weekly(level)))
         out.append((self._an("diagnosis_counts_region_week"), self._diagnosis_counts()))
+        for name, columns in self.published_columns().items():
+            out.append((self._pub(name), f"SELECT {', '.join(ident(c) for c, _ in columns)} "
+                                         f"FROM {self._snapshot(name)}"))
+        return out
+
+    def _snapshot(self, name: str) -> str:
+        return ident(self.s.analytics, f"published_{name}")
+
+    def published_columns(self) -> dict[str, list[tuple[str, str]]]:
+        """Published view -> its (column, type), in order; the snapshot tables have the same."""
+        lake = {c.name: self.d.column_type(c) for c in lake_columns()}
+        counts = [("week_start", "DATE"), ("cases", "BIGINT"), ("population", "BIGINT"),
+                  ("incidence_per_100k", "NUMERIC(18,2)"), ("suppressed", "BOOLEAN")]
+        out = {}
         for level in self.WEEKLY_LEVELS:
-            out.append((self._pub(f"weekly_cases_{level}"), self._published_weekly(level)))
-        out.append((self._pub("top_diagnoses_region_week"), self._top_diagnoses()))
+            keys = {"district": ["country_code", "region", "district"], "region": ["country_code", "region"],
+                    "country": ["country_code"]}[level]
+            out[f"weekly_cases_{level}"] = [(k, lake[k]) for k in [*keys, "diagnosis_group", "epi_week"]] + counts
+        out["top_diagnoses_region_week"] = [
+            *((k, lake[k]) for k in ("country_code", "region", "epi_week")), ("week_start", "DATE"),
+            ("rank", "INTEGER"), *((k, lake[k]) for k in ("icd10_code", "icd10_name", "diagnosis_group")),
+            ("cases", "BIGINT")]
         return out
 
     def _schemas_and_reference(self) -> list[str]:
+        snapshots = [f"CREATE TABLE IF NOT EXISTS {self._snapshot(name)} ("
+                     + ", ".join(f"{ident(c)} {t}" for c, t in columns) + ")"
+                     for name, columns in self.published_columns().items()]
         return [f"CREATE SCHEMA IF NOT EXISTS {ident(self.s.analytics)}",
                 f"CREATE SCHEMA IF NOT EXISTS {ident(self.s.published)}",
                 f'CREATE TABLE IF NOT EXISTS {self.population} ("country_code" VARCHAR(2) NOT NULL, '
                 '"region_id" VARCHAR(16) NOT NULL, "region" VARCHAR(256) NOT NULL, '
                 '"district_id" VARCHAR(16) NOT NULL, "district" VARCHAR(256) NOT NULL, '
-                '"population" BIGINT NOT NULL, PRIMARY KEY ("district_id"))']
+                '"population" BIGINT NOT NULL, PRIMARY KEY ("district_id"))', *snapshots]
 
     def create(self) -> list[str]:
         """Schemas, the reference table and every view, replaced in place (grants and
@@ -149,6 +274,35 @@ class AnalyticsStatements:
         return [f"DELETE FROM {self.population}",
                 f'INSERT INTO {self.population} ("country_code", "region_id", "region", "district_id", '
                 f'"district", "population") VALUES {values}']
+
+    def read_counts(self) -> str:
+        """District counts and region code counts in one statement (one consistent read):
+        (kind 'd' or 'c', country, region, district, group, week, week_start, cases,
+        population, icd10_code, icd10_name)."""
+        text = {c.name: self.d.column_type(c) for c in lake_columns()}
+        null = lambda column: f"CAST(NULL AS {text[column]})"  # noqa: E731
+        return ("SELECT 'd' AS \"kind\", \"country_code\", \"region\", \"district\", \"diagnosis_group\", "
+                '"epi_week", "week_start", "cases", "population", '
+                f'{null("icd10_code")} AS "icd10_code", {null("icd10_name")} AS "icd10_name" '
+                f'FROM {self._an("weekly_cases_district")} UNION ALL '
+                f'SELECT \'c\', "country_code", "region", {null("district")}, "diagnosis_group", "epi_week", '
+                f'"week_start", "cases", CAST(NULL AS BIGINT), "icd10_code", "icd10_name" '
+                f'FROM {self._an("diagnosis_counts_region_week")}')
+
+    def fill_snapshot(self, snapshot: Snapshot) -> list[str]:
+        """Replace every snapshot table's rows with ``snapshot``'s (run as one transaction)."""
+        out: list[str] = []
+        tables = {"weekly_cases_district": snapshot.district, "weekly_cases_region": snapshot.region,
+                  "weekly_cases_country": snapshot.country, "top_diagnoses_region_week": snapshot.top}
+        for name, columns in self.published_columns().items():
+            table, rows = self._snapshot(name), tables[name]
+            out.append(f"DELETE FROM {table}")
+            names = ", ".join(ident(c) for c, _ in columns)
+            for start in range(0, len(rows), _INSERT_ROWS):
+                values = ", ".join("(" + ", ".join(_sql_value(v) for v in row) + ")"
+                                   for row in rows[start:start + _INSERT_ROWS])
+                out.append(f"INSERT INTO {table} ({names}) VALUES {values}")
+        return out
 
     # -- internal views ---------------------------------------------------------------
 
@@ -182,28 +336,15 @@ class AnalyticsStatements:
                 f'FROM {self._an("encounters")} AS e '
                 f'GROUP BY e."country_code", e."region", e."epi_week", {_WEEK_START}, e."icd10_code"')
 
-    # -- published views --------------------------------------------------------------
 
-    def _published_weekly(self, level: str) -> str:
-        place = {"district": ["country_code", "region", "district"], "region": ["country_code", "region"],
-                 "country": ["country_code"]}[level]
-        # Siblings share the parent place, the diagnosis group and the week.
-        siblings = ", ".join(ident(c) for c in [*place[:-1], "diagnosis_group", "epi_week"])
-        small = f'CASE WHEN "cases" < {self.threshold} THEN 1 ELSE 0 END'
-        keys = ", ".join(ident(c) for c in [*place, "diagnosis_group", "epi_week"])
-        hidden = '("small" = 1 OR ("small_siblings" = 1 AND "size_rank" = 1))'
-        return (f"SELECT {keys}, \"week_start\", "
-                f'CASE WHEN {hidden} THEN NULL ELSE "cases" END AS "cases", "population", '
-                f'CASE WHEN {hidden} THEN NULL ELSE "incidence_per_100k" END AS "incidence_per_100k", '
-                f"CASE WHEN {hidden} THEN TRUE ELSE FALSE END AS \"suppressed\" "
-                f'FROM (SELECT w.*, {small} AS "small", '
-                f'SUM({small}) OVER (PARTITION BY {siblings}) AS "small_siblings", '
-                f'ROW_NUMBER() OVER (PARTITION BY {siblings}, {small} ORDER BY "cases", {keys}) AS "size_rank" '
-                f'FROM {self._an("weekly_cases_" + level)} AS w) AS "cells"')
-
-    def _top_diagnoses(self) -> str:
-        return ('SELECT "country_code", "region", "epi_week", "week_start", "rank", "icd10_code", "icd10_name", '
-                '"diagnosis_group", "cases" FROM (SELECT c.*, ROW_NUMBER() OVER (PARTITION BY "country_code", '
-                '"region", "epi_week" ORDER BY "cases" DESC, "icd10_code") AS "rank" '
-                f'FROM {self._an("diagnosis_counts_region_week")} AS c WHERE "cases" >= {self.threshold}) AS "ranked" '
-                'WHERE "rank" <= 10')
+def _sql_value(value: Any) -> str:
+    """A literal for the snapshot INSERTs (the values come from the warehouse's own views)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return f"CAST('{value.isoformat()}' AS DATE)"
+    return literal(str(value))
