@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from daas.dead_letter import Reason
+from daas.dead_letter import REJECTED_BY_POSTGRES, Reason
 from daas.errors import ConfigurationError, Retryable, SinkError
 from daas.settings import Settings
 from schemas import CLEAN_ENCOUNTER, SchemaStore
@@ -39,9 +39,8 @@ from sinks.base.contract import PartitionPlan, PartitionStart, Sink
 from sinks.base.policy import FlushPolicy
 from sinks.postgres_table import UPDATED_AT, TableSpec, ensure_table
 
-__all__ = ["DEFAULT_POLICY", "REJECTED", "PostgresSink", "classify", "describe_dsn"]
+__all__ = ["DEFAULT_POLICY", "PostgresSink", "classify", "describe_dsn"]
 
-REJECTED = "rejected_by_postgres"
 DEFAULT_POLICY = FlushPolicy(max_records=5000, max_bytes=16 * 2**20, record_time_interval_ms=None, idle_seconds=0.0)
 # SQLSTATE classes: 08 connection, 40 rollback (serialization, deadlock), 53 resources,
 # 55 object state (lock not available), 57 operator intervention (shutdown, statement
@@ -201,4 +200,4 @@ def _reason(exc: psycopg.Error) -> Reason:
         found = _COPY_COLUMN.search(diag.context)
         field = found.group(1) if found else None
     message = f"{exc.sqlstate}: {diag.message_primary or exc}"
-    return Reason(REJECTED, message, field)
+    return Reason(REJECTED_BY_POSTGRES, message, field)
