@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["CaseChange", "CaseMessage", "district_key", "split_district_key"]
 
@@ -37,8 +38,7 @@ def split_district_key(key: str) -> tuple[str, str]:
     return country_code, district
 
 
-@dataclass(frozen=True, slots=True)
-class CaseChange:
+class CaseChange(NamedTuple):
     """One record entering (+1) or leaving (-1) a diagnosis group's count for a week."""
 
     offset: int
@@ -57,8 +57,7 @@ class CaseMessage:
 
     def encode(self) -> tuple[bytes, bytes]:
         """Key and value for the cases topic."""
-        items = [[c.offset, c.diagnosis_group, c.epi_week, c.sign] for c in self.changes]
-        return self.district.encode(), json.dumps({"src": self.source, "items": items},
+        return self.district.encode(), json.dumps({"src": self.source, "items": self.changes},
                                                   separators=(",", ":")).encode()
 
     @classmethod

@@ -23,7 +23,6 @@ the same partition of a compacted changelog topic (``stream_processors.changelog
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import deque
 from collections.abc import Iterable
@@ -57,12 +56,18 @@ def decide(previous: Seen | None, current: Seen, window_ms: int) -> tuple[bool, 
     return True, []
 
 
+# A changelog entry: its fields joined by the ASCII unit separator, which no reference
+# name contains; cheaper than JSON on a path taken once per forwarded record.
+_SEP = "\x1f"
+
+
 def encode_entry(seen: Seen) -> bytes:
-    return json.dumps(list(seen), separators=(",", ":")).encode()
+    return f"{seen.version}{_SEP}{seen.forwarded_ms}{_SEP}{seen.district}{_SEP}{seen.diagnosis_group}{_SEP}" \
+           f"{seen.epi_week}".encode()
 
 
 def decode_entry(value: bytes) -> Seen:
-    version, forwarded_ms, district, group, week = json.loads(value)
+    version, forwarded_ms, district, group, week = value.decode().split(_SEP)
     # Interned: a partition holds many entries and few distinct places.
     return Seen(int(version), int(forwarded_ms), sys.intern(district), sys.intern(group), sys.intern(week))
 

@@ -9,7 +9,7 @@ the original bytes and the reasons — is what ``plan_batch`` decides on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from daas.dead_letter import DeadLetter, Reason, message_size
 from daas.errors import DecodeError, SchemaError
@@ -24,8 +24,9 @@ STAGE = "processor"
 _PASSED_HEADERS = ("trace_id", "traceparent")
 
 
-@dataclass(frozen=True)
-class InputMessage:
+class InputMessage(NamedTuple):
+    """One raw message as the worker consumed it (a tuple: made once per record on the hot path)."""
+
     topic: str
     partition: int
     offset: int
@@ -35,16 +36,14 @@ class InputMessage:
     headers: Sequence[tuple[str, bytes]] = ()
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     topic: str
-    key: bytes
-    value: bytes
+    key: bytes | None
+    value: bytes | None
     headers: list[tuple[str, bytes]]
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """What became of one input message: its outputs, or its dead letter."""
 
     outputs: list[Output]
