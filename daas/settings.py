@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from daas.errors import ConfigurationError
 
-__all__ = ["ENV_PREFIX", "Settings", "Topics", "load_settings", "stack_env_file"]
+__all__ = ["ENV_PREFIX", "Settings", "Topics", "effective_settings", "load_settings", "stack_env_file"]
 
 ENV_PREFIX = "DAAS_"
 _STACK_ENV_FILENAME = "stack.env"
@@ -194,6 +194,32 @@ class Settings(BaseSettings):
                 f"{stack_env_file(self.runtime_dir)}"
             )
         return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _masked(value: SecretStr) -> str:
+    """A secret for display: a URL keeps all but its password; anything else is hidden whole."""
+    from urllib.parse import urlsplit
+
+    text = value.get_secret_value()
+    parts = urlsplit(text)
+    if parts.scheme and parts.hostname:
+        user = f"{parts.username}:***@" if parts.username else ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{user}{parts.hostname}{port}{parts.path}"
+    return "*** (set)"
+
+
+def effective_settings(settings: Settings) -> dict[str, Any]:
+    """Every setting as its DAAS_* variable and value, secrets masked (``daas config``)."""
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if name == "topics":
+            for topic, topic_name in value.model_dump().items():
+                values[f"DAAS_TOPIC_{topic.upper()}"] = topic_name
+            continue
+        values[f"{ENV_PREFIX}{name.upper()}"] = _masked(value) if isinstance(value, SecretStr) else value
+    return values
 
 
 def stack_env_file(runtime_dir: Path) -> Path:

@@ -66,6 +66,10 @@ def replicate(source: psycopg.Connection, warehouse: psycopg.Connection, *, sour
     search_path. Called by the ``rds_to_redshift_sync`` DAG (local mode) and the demo.
     """
     ensure_replica_tables(warehouse, target_schema)
+    qualified = f"{source_schema}.{source_table}" if source_schema else source_table
+    if source.execute("select to_regclass(%s)", [qualified]).fetchone()[0] is None:
+        # The Postgres sink creates the table with its first write: nothing to copy yet.
+        return ReplicationReport(0, 0, None)
     names = _names()
     cols = sql.SQL(", ").join(map(sql.Identifier, names))
     source_ident = sql.Identifier(source_schema, source_table) if source_schema else sql.Identifier(source_table)

@@ -53,6 +53,20 @@ class Outbreak:
             raise ConfigurationError(f"outbreak multiplier must be a finite number >= 1, got {self.multiplier!r}")
         parse_week(self.start_week)
 
+    @classmethod
+    def parse(cls, spec: str) -> Outbreak:
+        """``DISEASE:DISTRICT:WEEK:WEEKS:MULTIPLIER``, e.g. ``cholera:Ikeja:2026W44:3:3`` (the CLI's form)."""
+        parts = spec.split(":")
+        if len(parts) != 5:
+            raise ConfigurationError(f"outbreak {spec!r} must be DISEASE:DISTRICT:WEEK:WEEKS:MULTIPLIER, "
+                                     "e.g. cholera:Ikeja:2026W44:3:3")
+        disease, district, week, weeks, multiplier = (p.strip() for p in parts)
+        try:
+            return cls(disease, district, week, int(weeks), float(multiplier))
+        except ValueError as exc:
+            raise ConfigurationError(f"outbreak {spec!r}: WEEKS is a whole number and MULTIPLIER a number "
+                                     f"({exc})") from exc
+
     @property
     def first_day(self) -> date:
         """The first day the outbreak is active."""

@@ -1,4 +1,4 @@
-"""End to end through the real services: producer → Faust → both sinks → warehouse.
+"""End to end through the real services: producer → processor → both sinks → warehouse.
 
 A known set of SimuHealth encounters plus invalid and undecodable records goes in;
 at every stage the counts must be exact: produced = clean + dead-lettered, and each
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import signal
-import subprocess
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +17,6 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from console.demo import run_processor, run_sinks_until_idle
 from daas.kafka import count_records
 from daas.kafka import create_admin, ensure_topics, pipeline_topics
 from daas.settings import Topics
@@ -27,7 +24,8 @@ from producers.kafka_producer import RecordProducer
 from producers.simuhealth import SimuHealthGenerator
 from schemas import SIMUHEALTH_ENCOUNTER
 from sinks.s3_parquet import s3_client
-from tests.support.pipeline_run import read_topic
+from tests.support.pipeline_run import Worker, read_topic
+from tests.support.sinks import run_sinks_until_idle
 from warehouse.loader import load_new_manifests
 from warehouse.replicator import replicate_encounters
 
@@ -70,7 +68,7 @@ def test_every_record_is_accounted_for_at_every_stage(pipeline, endpoints) -> No
             by_region[(record["country_code"], record["region"])] += 1
         producer.produce(record["encounter_id"], record)
     for n in range(9):
-        producer.produce_raw(f"junk-{n}".encode(), b"\x00\x01not avro at all" * (n + 1))
+        producer.produce_raw(f"junk-{n}".encode(), b"\x01not avro at all" * (n + 1))
         invalid["decode_error"] += 1
     # A re-sent record (same encounter id) must not become a second clean row downstream.
     producer.close()
@@ -79,21 +77,17 @@ def test_every_record_is_accounted_for_at_every_stage(pipeline, endpoints) -> No
     env = {**endpoints.env(), "DAAS_RUNTIME_DIR": str(settings.runtime_dir), "PATH": "/usr/bin:/bin",
            "DAAS_ROUTES": json.dumps(settings.routes), "DAAS_PROCESSOR_APP_ID": run,
            **{f"DAAS_TOPIC_{k.upper()}": v for k, v in topics.model_dump().items()}}
-    proc = run_processor(env)
+    worker = Worker(env, settings.runtime_dir / "processor.log")
     try:
         import time
 
         deadline = time.monotonic() + 240
         while count_records(settings, topics.clean_ops) + count_records(settings, topics.dlq) < produced:
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            worker.assert_alive()
             assert time.monotonic() < deadline, "processor did not catch up in 240 s"
             time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        worker.stop()
 
     # Stage 1: produced = clean + dead-lettered, with the right reasons.
     dead = read_topic(settings, topics.dlq)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from console.demo import run_sinks_until_idle
+from tests.support.sinks import run_sinks_until_idle
 from producers.kafka_producer import RecordProducer
 from schemas import SIMUHEALTH_ENCOUNTER, AvroCodec, SchemaStore
 from schemas.store import SCHEMA_DIR

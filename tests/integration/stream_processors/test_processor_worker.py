@@ -199,7 +199,7 @@ def test_at_least_once_repeats_never_reach_the_stores(endpoints, unique_name) ->
     warehouse hold each record once."""
     import psycopg
 
-    from console.demo import run_sinks_until_idle
+    from tests.support.sinks import run_sinks_until_idle
     from sinks.s3_parquet import s3_client
     from warehouse.loader import load_new_manifests
     from warehouse.replicator import replicate_encounters
