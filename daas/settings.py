@@ -98,7 +98,7 @@ class Settings(BaseSettings):
 
     # The sheet poller (`daas produce gsheet`), one spreadsheet per process: a Google
     # spreadsheet id (with service-account credentials from a key file outside the repo
-    # or the key JSON from a secret store), or a local CSV file / folder of CSV files.
+    # or the key JSON from a secret store), or a local CSV or XLSX file, or a folder of them.
     gsheet_id: str | None = None
     gsheet_local_path: Path | None = None
     gsheet_tabs: list[str] = []

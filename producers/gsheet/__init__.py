@@ -4,7 +4,7 @@ Modules, in the order a poll uses them:
 
 - ``sources``: where rows come from — ``GoogleSheetSource`` (Sheets API via gspread,
   with the read quota of ``quota`` and ``daas.backoff``) or ``LocalSheetSource``
-  (CSV files); both behind ``SheetSource``.
+  (CSV or XLSX files); both behind ``SheetSource``.
 - ``headers``: header text -> canonical cell names.
 - ``rows``: stable row keys and content hashes.
 - ``checkpoint``: what was emitted, in a compacted Kafka topic.

@@ -24,7 +24,7 @@ SOURCE_NAME = "gsheet"
 
 
 def open_source(config: GSheetConfig) -> SheetSource:
-    """The Google spreadsheet, or the local CSV files, that ``config`` names."""
+    """The Google spreadsheet, or the local CSV or XLSX files, that ``config`` names."""
     if config.local_path is not None:
         return LocalSheetSource(config.local_path)
     assert config.sheet_id is not None  # GSheetConfig guarantees exactly one of the two

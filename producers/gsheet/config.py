@@ -24,7 +24,7 @@ __all__ = ["GSheetConfig"]
 class GSheetConfig:
     """Everything the poller needs besides the Kafka settings.
 
-    Exactly one of ``sheet_id`` (a Google spreadsheet) and ``local_path`` (CSV files)
+    Exactly one of ``sheet_id`` (a Google spreadsheet) and ``local_path`` (CSV or XLSX files)
     says what to poll. ``row_key_secret`` keys the fallback row keys (see
     ``producers.gsheet.rows``); the CLI passes the patient-key secret, which the
     poller, already trusted with the raw PII, may hold.

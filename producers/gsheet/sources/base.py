@@ -1,7 +1,7 @@
 """The contract every spreadsheet source fulfils, so the poller does not care where rows come from.
 
 The poller calls ``read_tabs`` once per poll. Implementations: ``GoogleSheetSource``
-(the Sheets API through gspread) and ``LocalSheetSource`` (CSV files, for the demo
+(the Sheets API through gspread) and ``LocalSheetSource`` (CSV and XLSX files, for the demo
 and for facilities that export instead of sharing).
 """
 
