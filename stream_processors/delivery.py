@@ -27,6 +27,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from daas.backoff import Backoff
 from daas.errors import DaasError
 from daas.kafka import DeliveryReport, flush_or_raise
 from stream_processors.batch import BatchPlan
@@ -145,14 +146,14 @@ class ExactlyOnce:
     @staticmethod
     def _call(fun: Callable[[], Any], what: str, attempts: int = 10) -> Any:
         """Call a transactional API, again while librdkafka says the error is retriable."""
-        for attempt in range(1, attempts + 1):
+        delays = Backoff(initial=0.1, maximum=2.0, max_retries=attempts - 1).delays()
+        while True:
             try:
                 return fun()
             except KafkaException as exc:
                 err: KafkaError = exc.args[0]
-                if err.retriable() and attempt < attempts:
-                    log.info("%s: %s; trying again", what, err.str())
-                    time.sleep(min(0.1 * 2 ** attempt, 2.0))
-                    continue
-                raise
-        raise AssertionError("unreachable")
+                delay = next(delays, None) if err.retriable() else None
+                if delay is None:
+                    raise
+                log.info("%s: %s; trying again in %.1fs", what, err.str(), delay)
+                time.sleep(delay)

@@ -43,7 +43,7 @@ from confluent_kafka import (
 )
 
 from daas.errors import ConfigurationError, ProcessorError, Retryable
-from daas.kafka import create_consumer, create_producer
+from daas.kafka import create_consumer, create_producer, require_brokers
 from daas.metrics import Telemetry, start_telemetry
 from daas.settings import Settings
 from schemas import SHEET_ROW, SIMUHEALTH_ENCOUNTER, AvroCodec
@@ -155,6 +155,7 @@ class ProcessorWorker:
             stop_when_idle: float | None = None) -> WorkerStats:
         """Process until ``should_stop()``, or until no record arrived for ``stop_when_idle`` seconds."""
         settings = self.settings
+        require_brokers(settings)  # fail fast, naming the setting, rather than wait in silence
         ensure_changelogs(settings, self.inputs)
         exactly_once = settings.processing_guarantee == "exactly_once"
         client_id = f"{settings.processor_app_id}-{self.instance_id}"

@@ -517,8 +517,8 @@ class SinkRunner:
             return
         consumer = self._consumer
         assert consumer is not None
-        delay = 0.2
-        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+        delays = Backoff(initial=0.2, maximum=5.0, jitter=0.0, max_retries=_COMMIT_ATTEMPTS - 1).delays()
+        while True:
             try:
                 result = consumer.commit(offsets=offsets, asynchronous=False) or []
                 errors = [tp.error for tp in result if tp.error is not None]
@@ -530,9 +530,9 @@ class SinkRunner:
                     log.warning("%s: commit of %s refused (%s): the partitions moved; their next owner "
                                 "writes these offsets again", self.sink.name, written, err.str())
                     return
-                if err is not None and err.retriable() and attempt < _COMMIT_ATTEMPTS:
+                delay = next(delays, None) if err is not None and err.retriable() else None
+                if delay is not None:
                     time.sleep(delay)
-                    delay = min(delay * 2, 5.0)
                     continue
                 raise SinkError(f"{self.sink.name}: could not commit offsets {written}: {exc}") from exc
             self.stats.commits += 1

@@ -116,3 +116,13 @@ def _answers(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_stages_fail_fast_naming_the_setting_when_kafka_is_unreachable(endpoints, unique_name) -> None:  # noqa: ANN001
+    run = Run(endpoints, unique_name("nokafka"))
+    for command in (["process"], ["produce", "simuhealth", "--records", "5"]):
+        began = time.monotonic()
+        result = _daas(run, *command, DAAS_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9")
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "DAAS_KAFKA_BOOTSTRAP_SERVERS='127.0.0.1:9'" in result.stderr.replace("\n", "")
+        assert time.monotonic() - began < 30

@@ -119,7 +119,8 @@ def test_records_s3_cannot_take_are_dead_lettered_and_the_rest_lands(sink_run: S
     records = clean_records(300, seed=8)
     good = encode(records)
     not_a_uuid = AvroCodec().encode(CLEAN_ENCOUNTER, {**records[0], "record_id": "not-a-uuid"})
-    bad = [(b"garbage", b"\xc3\x01 not avro at all"), (b"no-uuid", not_a_uuid)]
+    corrupt = b"\xc3\x01" + AvroCodec().store.current(CLEAN_ENCOUNTER).fingerprint + b"\xff not avro at all"
+    bad = [(b"garbage", corrupt), (b"no-uuid", not_a_uuid)]
     produce(sink_run.settings, sink_run.topics.clean_lake, good[:150] + bad + good[150:])
     stats = SinkRunner(sink_run.settings, S3ParquetSink(sink_run.settings, policy=FlushPolicy(idle_seconds=1.0)),
                        topic=sink_run.topics.clean_lake, group_id=sink_run.name).run(stop_when_idle=4.0)
