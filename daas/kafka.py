@@ -8,6 +8,7 @@ which we surface as a ConfigurationError naming the key.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,7 +98,14 @@ def client_security(settings: Settings) -> dict[str, Any]:
     return config
 
 
+# librdkafka's own log lines (connection refused, broker down...) go through Python
+# logging, so they get timestamps and levels, JSON on request, and the repeat filter of
+# ``daas.logs`` instead of a line per retry on stderr.
+_LIBRDKAFKA = logging.getLogger("librdkafka")
+
+
 def _build(kind: type, config: dict[str, Any]) -> Any:
+    config.setdefault("logger", _LIBRDKAFKA)
     try:
         return kind(config)
     except (KafkaException, ValueError, TypeError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 __all__ = ["RepeatFilter", "configure_logging"]
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_DIGITS = re.compile(r"\d+")
 
 
 class _JsonFormatter(logging.Formatter):
@@ -34,7 +36,12 @@ class _JsonFormatter(logging.Formatter):
 
 
 class RepeatFilter(logging.Filter):
-    """Lets a repeated (logger, level, message) through once per ``window`` seconds."""
+    """Lets a repeated (logger, level, message) through once per ``window`` seconds.
+
+    Numbers do not tell messages apart ("after 0ms" and "after 1ms" are one message):
+    a client failing against a dead broker repeats itself with new timings, ports and
+    counts every time.
+    """
 
     def __init__(self, window: float = 30.0, clock: Any = time.monotonic) -> None:
         super().__init__()
@@ -43,7 +50,7 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, int, str], list[float | int]] = {}  # key -> [last written, held back]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, record.getMessage())
+        key = (record.name, record.levelno, _DIGITS.sub("#", record.getMessage()))
         now = self._clock()
         seen = self._seen.get(key)
         if seen is None or now - seen[0] >= self.window:
