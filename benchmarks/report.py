@@ -128,6 +128,21 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, ...] | str]:
     for rate, entry in sorted(r.get("latency", {}).items(), key=lambda kv: float(kv[0])):
         rows.append(_latency_row(float(rate), entry))
     rows += ["recovery", _recovery_row(r.get("recovery"))]
+    profiled = r.get("profiles", {}).get("processor_1")
+    if profiled:
+        rows += ["profile of one processor worker (py-spy; % of samples: self, with callees)",
+                 *_profile_rows(profiled)]
+    return rows
+
+
+def _profile_rows(entry: dict[str, Any]) -> list[tuple[str, ...]]:
+    if "error" in entry:
+        return [_row("  processor, 1 worker", entry)]
+    rows = [("  processor, 1 worker, under py-spy", _n(entry.get("records_per_second"), "rec/s"), "",
+             entry["profile"]["file"])]
+    for hot in entry["profile"]["hot"]:
+        function, _, where = hot["function"].partition(" (")
+        rows.append((f"    {function[:58]}", f"{hot['self']:.0%} / {hot['total']:.0%}", "", where.rstrip(")")))
     return rows
 
 

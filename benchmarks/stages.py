@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.observe import Metrics, Samples, TopicCounts, free_port, peak_rss_mib
+from benchmarks.profile import Profiler, hot_functions
 from benchmarks.workspace import REPO, Slice
 
 __all__ = [
@@ -122,19 +123,25 @@ def processor_workers(piece: Slice, workers: int, *, label: str = "processor",
 
 
 def run_processor(piece: Slice, expected: int, *, workers: int = 1, timeout: float = 300.0,
-                  processes: list[StageProcess] | None = None) -> StageResult:
+                  processes: list[StageProcess] | None = None, profile: Path | None = None) -> StageResult:
     """Drain ``piece``'s raw topic with ``workers`` processor workers (or the given processes,
-    e.g. a peer) until ``expected`` records are on the ops route and the dead-letter topic."""
+    e.g. a peer) until ``expected`` records are on the ops route and the dead-letter topic;
+    with ``profile``, the first process is sampled by py-spy into that file."""
     counts = TopicCounts(piece.settings)
     procs = processes if processes is not None else processor_workers(piece, workers)
+    profiler = Profiler(procs[0].proc.pid, profile) if profile is not None else None
     try:
         samples = drain(procs, lambda: counts.count(piece.topics.clean_ops, piece.topics.dlq), expected,
                         timeout=timeout)
     finally:
+        if profiler is not None:
+            profiler.stop()
         for proc in procs:
             proc.stop()
         counts.close()
     result = StageResult(samples.rate(), samples.last, samples.first_seen(), [p.peak_rss_mib for p in procs])
+    if profile is not None:
+        result.detail["profile"] = {"file": str(profile), "hot": hot_functions(profile)}
     if processes is None and workers > 1:
         result.detail["consumed_per_worker"] = [_consumed(p) for p in procs]
     return result

@@ -6,7 +6,8 @@
 2. the limits on those records (``benchmarks.limits``);
 3. the processor (one worker, two workers in a group) and its Quix Streams peer, in
    alternating rounds so that load on the shared machine hits all three alike (the
-   median round is reported); then the sinks, surveillance and the Quix S3 sink, each
+   median round is reported; with ``--profile`` one more one-worker run is sampled by
+   py-spy for its hottest functions); then the sinks, surveillance and the Quix S3 sink, each
    its own process draining pre-filled topics (``benchmarks.stages``, ``benchmarks.peers``);
 4. the pipeline end to end, produce→PostgreSQL latency at fixed rates, and recovery
    after a worker is killed (``benchmarks.pipeline``);
@@ -47,7 +48,7 @@ class Suite:
     """Runs the phases in order, keeping what each measured (or why it failed) in ``results``."""
 
     def __init__(self, run: BenchRun, *, records: int, rates: list[float], latency_seconds: float,
-                 rounds: int = 3, e2e_workers: int = 1, surveillance: bool = True,
+                 rounds: int = 3, e2e_workers: int = 1, surveillance: bool = True, profile: bool = False,
                  out: Callable[[str], None] = print) -> None:
         self.run = run
         self.records = records
@@ -56,6 +57,8 @@ class Suite:
         self.rounds = rounds
         self.e2e_workers = e2e_workers
         self.surveillance = surveillance
+        self.profile = profile
+        self.profile_dir = DEFAULT_JSON.parent
         self.out = out
         self.began = time.monotonic()
         self.failed = 0
@@ -65,7 +68,7 @@ class Suite:
             "records": records, "partitions": run.partitions, "rounds": rounds,
             "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                         "load": {"before": list(os.getloadavg())}},
-            "phases": [], "limits": {}, "producer": {}, "stages": {}, "peers": {}, "latency": {}}
+            "phases": [], "limits": {}, "producer": {}, "stages": {}, "peers": {}, "latency": {}, "profiles": {}}
 
     # -- progress -------------------------------------------------------------------
 
@@ -174,6 +177,11 @@ class Suite:
         self.results["stages"]["processor_2"] = _median(runs["processor_2"])
         if not missing:
             self.results["peers"]["quix_processor"] = _median(runs["quix_processor"])
+        if self.profile:
+            sampled = self.run.slice("processor-1-profiled", raw_topic=self.raw_topic, routes=ROUTES)
+            out = self.profile_dir / f"{self.run.id}-processor.collapsed"
+            self.phase("profiles", "processor_1", "profile: processor, 1 worker, sampled by py-spy",
+                       lambda: stages.run_processor(sampled, expected, workers=1, profile=out))
         return slices[0]
 
     def measure_downstream(self, first: Slice, clean: int) -> None:
@@ -245,8 +253,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of each latency run")
     parser.add_argument("--e2e-workers", type=int, default=1, help="processor workers in the end-to-end run")
     parser.add_argument("--no-surveillance", action="store_true", help="skip the surveillance stage")
+    parser.add_argument("--profile", action="store_true",
+                        help="one more one-worker processor run, sampled by py-spy: its hottest functions")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
-    parser.add_argument("--keep", action="store_true", help="keep the run's topics, objects and tables")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the run's topics, objects, tables and stage logs (logs are kept anyway when a "
+                             "measurement failed)")
     return parser
 
 
@@ -256,15 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     run = BenchRun(settings, endpoint_env(settings), partitions=args.partitions)
     suite = Suite(run, records=args.records, rates=args.rates, latency_seconds=args.latency_seconds,
                   rounds=args.rounds, e2e_workers=args.e2e_workers, surveillance=not args.no_surveillance,
-                  out=lambda line: print(line, flush=True))
-    print(f"benchmark run {run.id}: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
-          f"stage logs in {run.runtime_dir / 'logs'}", flush=True)
+                  profile=args.profile, out=lambda line: print(line, flush=True))
+    print(f"benchmark run {run.id}: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}", flush=True)
     try:
         results = suite.run_all()
     finally:
         if not args.keep:
-            for problem in run.cleanup():
+            for problem in run.cleanup(keep_logs=suite.failed > 0):
                 print(f"cleanup: {problem}", file=sys.stderr)
+    if suite.failed or args.keep:
+        print(f"stage logs: {run.runtime_dir / 'logs'}")
     write_json(results, args.json)
     print()
     print(render(results))

@@ -80,15 +80,16 @@ class BenchRun:
         self.schemas.append(piece.pg_schema)
         return piece
 
-    def cleanup(self) -> list[str]:
-        """Delete every topic, group, object, schema and state file of this run; return what failed."""
+    def cleanup(self, *, keep_logs: bool = False) -> list[str]:
+        """Delete every topic, group, object, schema and file of this run (but the stage logs when
+        ``keep_logs``); return what failed."""
         problems: list[str] = []
         for step in (self._delete_topics, self._delete_groups, self._delete_objects, self._drop_schemas):
             try:
                 step()
             except Exception as exc:  # noqa: BLE001 - clean up as much as possible, then report
                 problems.append(f"{step.__name__.lstrip('_')}: {exc}")
-        shutil.rmtree(self.runtime_dir / "faust", ignore_errors=True)  # the stage logs stay
+        shutil.rmtree(self.runtime_dir / "faust" if keep_logs else self.runtime_dir, ignore_errors=True)
         return problems
 
     def _delete_topics(self) -> None:

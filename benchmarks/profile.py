@@ -1,0 +1,68 @@
+"""Where a stage process spends its time: py-spy sampling it while it runs (``--profile``).
+
+py-spy (a dev dependency) attaches to the running process — no restart, no
+instrumentation — and writes collapsed stacks; :func:`hot_functions` reads them into
+the functions with the most samples, on their own (self) and with what they call
+(total). The collapsed file stays next to the results for a flame graph
+(``flamegraph.pl``, speedscope).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["Profiler", "hot_functions"]
+
+_PY_SPY = Path(sys.executable).parent / "py-spy"
+_LINE = re.compile(r":\d+\)$")
+
+
+class Profiler:
+    """py-spy recording process ``pid`` into ``out`` (collapsed stacks) until :meth:`stop`."""
+
+    def __init__(self, pid: int, out: Path, *, rate: int = 100) -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self._log = out.with_suffix(".log").open("wb")
+        self._proc = subprocess.Popen([str(_PY_SPY), "record", "--pid", str(pid), "--format", "raw",  # noqa: S603
+                                       "--output", str(out), "--rate", str(rate), "--nonblocking"],
+                                      stdout=self._log, stderr=subprocess.STDOUT)
+
+    def stop(self, timeout: float = 30.0) -> Path:
+        """Stop sampling (py-spy writes its file on SIGINT) and return the file."""
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+            try:
+                self._proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        self._log.close()
+        if not self.out.exists():
+            raise RuntimeError(f"py-spy wrote no profile; see {self.out.with_suffix('.log')}")
+        return self.out
+
+
+def hot_functions(collapsed: Path, top: int = 12) -> list[dict[str, object]]:
+    """The ``top`` functions by samples on their own, with their share of all samples, self and total."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_LINE.sub(")", frame) for frame in stack.split(";")]
+        samples += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    if not samples:
+        return []
+    return [{"function": name, "self": n / samples, "total": total[name] / samples}
+            for name, n in own.most_common(top)]
