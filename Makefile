@@ -3,12 +3,13 @@
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup demo test test-stream test-airflow stack-up stack-down stack-status
+.PHONY: help setup demo test bench test-stream test-airflow stack-up stack-down stack-status
 
 help:
 	@echo "make demo   - start the local stack and run the pipeline demo end to end"
 	@echo "make test   - run the whole test suite against real services"
-	@echo "make setup  - only create the environments (done by demo and test)"
+	@echo "make bench  - the benchmark suite: one table of limits, stages, peers, end to end (~8 min)"
+	@echo "make setup  - only create the environments (done by demo, test and bench)"
 
 setup:
 	@scripts/bootstrap.sh
@@ -22,6 +23,12 @@ test: setup
 	.venv/bin/daas stack up
 	DAAS_TEST_KEEP_STACK=1 .venv/bin/pytest
 	.venvs/airflow/bin/pytest -o addopts=-ra tests/dags
+
+# Numbers, not a test: the peers (Quix Streams) get their own environment, .venvs/bench-peer.
+bench: setup
+	.venv/bin/daas stack up
+	scripts/bench-peer.sh
+	.venv/bin/python -m benchmarks
 
 stack-up: setup
 	.venv/bin/daas stack up
