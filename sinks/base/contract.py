@@ -10,13 +10,18 @@ anything else when the sink itself cannot go on (the runner stops).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sinks.base.batch import Batch, Rejection
 from sinks.base.policy import FlushPolicy
 from sinks.base.ranges import KnownRanges
 
-__all__ = ["PartitionPlan", "PartitionStart", "Sink"]
+__all__ = ["PartitionPlan", "PartitionStart", "Sink", "ValueDecoder"]
+
+# Value bytes (None for a tombstone) to the dict a sink writes.
+ValueDecoder = Callable[[bytes | None], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,13 @@ class Sink(ABC):
     policy: FlushPolicy = FlushPolicy()
     # Columnar sinks read Avro logical types as primitives and convert in bulk.
     logical_types: bool = True
+
+    def value_decoder(self) -> ValueDecoder | None:
+        """How the runner decodes this sink's values: None (the default) for the Avro codec.
+        A sink whose topic carries something else returns its own decoder, which raises
+        ``daas.errors.DecodeError`` for a value it cannot read (the runner dead-letters it);
+        one that reads only headers returns a decoder that never looks at the bytes."""
+        return None
 
     def prepare(self, start: PartitionStart) -> PartitionPlan:
         """Called once per newly assigned partition before anything is written to it;

@@ -7,8 +7,9 @@ follows, always in this order:
    is capped too) and append each message to its partition's buffer;
 2. when a buffer holds a complete write (the sink's :class:`FlushPolicy`, its known
    ranges, the idle timer, the memory budget or shutdown decide), hand those offsets
-   to ``Sink.write`` as a :class:`Batch` that decodes in slices; undecodable values
-   never reach the sink;
+   to ``Sink.write`` as a :class:`Batch` that decodes in slices (with the sink's
+   ``value_decoder``, the Avro codec by default); undecodable values never reach
+   the sink;
 3. ``Retryable`` from the sink: the partition is paused, backs off (capped,
    exponential, jittered) and the same offsets are written again later; any other
    exception stops the runner, because a bug must not look like back-pressure;
@@ -162,8 +163,11 @@ class SinkRunner:
         self._lag_checked = 0.0
         self._new_backoff = backoff
         self._consumer_config = {**_CONSUMER_DEFAULTS, **(consumer_config or {})}
-        codec = codec or AvroCodec.from_settings(settings.schema_registry_url, settings.schema_dir)
-        self._decode = codec.with_logical_types(sink.logical_types).decode_record
+        decode = sink.value_decoder()
+        if decode is None:
+            codec = codec or AvroCodec.from_settings(settings.schema_registry_url, settings.schema_dir)
+            decode = codec.with_logical_types(sink.logical_types).decode_record
+        self._decode = decode
         self._dlq_topic = settings.topics.dlq
         self._parts: dict[TopicPart, _Partition] = {}
         self._consumer: Consumer | None = None
