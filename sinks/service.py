@@ -1,8 +1,10 @@
 """Build a ready-to-run sink from settings: which sink, which topic, which group.
 
 Shared by ``python -m sinks`` (the process the tests and containers run) and ``daas
-sink`` (the CLI), so both start a sink the same way. Default consumer groups are
-``daas-s3-sink`` and ``daas-postgres-sink``; tuning overrides the sink's policy.
+sink`` (the CLI), so both start a sink the same way. The kinds and their topics:
+``s3`` (lake topic), ``postgres`` (ops topic), ``alerts`` (surveillance alerts) and
+``dead-letters`` (the dead-letter topic), the last two into RDS (``sinks.events``).
+Default consumer groups are ``daas-<kind>-sink``; tuning overrides the sink's policy.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass, replace
 from daas.errors import ConfigurationError
 from daas.metrics import Telemetry, start_telemetry
 from daas.settings import Settings
-from sinks.base import Backoff, Budget, FlushPolicy, SinkRunner
+from sinks.base import Backoff, Budget, FlushPolicy, Sink, SinkRunner
 from sinks.base.runner import RunStats
+from sinks.events import DEFAULT_POLICY as EVENTS_POLICY
+from sinks.events import AlertsSink, DeadLettersSink
 from sinks.postgres import DEFAULT_POLICY as POSTGRES_POLICY
 from sinks.postgres import PostgresSink
 from sinks.s3_parquet import DEFAULT_POLICY as S3_POLICY
@@ -22,7 +26,7 @@ from sinks.s3_parquet import S3ParquetSink
 
 __all__ = ["KINDS", "SinkOptions", "build_runner", "default_group", "run_sink"]
 
-KINDS = ("s3", "postgres")
+KINDS = ("s3", "postgres", "alerts", "dead-letters")
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,10 @@ def run_sink(settings: Settings, kind: str, options: SinkOptions | None = None, 
 
 def build_runner(settings: Settings, kind: str, options: SinkOptions | None = None, *,
                  telemetry: Telemetry | None = None) -> SinkRunner:
-    """The runner for sink ``kind`` ("s3" reads the lake topic, "postgres" the ops topic)."""
+    """The runner for sink ``kind`` ("s3" reads the lake topic, "postgres" the ops topic,
+    "alerts" the surveillance alerts, "dead-letters" the dead-letter topic)."""
     options = options or SinkOptions()
-    sink: S3ParquetSink | PostgresSink
+    sink: Sink
     if kind == "s3":
         sink = S3ParquetSink(settings, policy=_policy(S3_POLICY, options))
         topic = settings.topics.clean_lake
@@ -76,6 +81,12 @@ def build_runner(settings: Settings, kind: str, options: SinkOptions | None = No
         sink = PostgresSink(settings, schema=options.pg_schema, table=options.pg_table,
                             policy=_policy(POSTGRES_POLICY, options))
         topic = settings.topics.clean_ops
+    elif kind == "alerts":
+        sink = AlertsSink(settings, schema=options.pg_schema, policy=_policy(EVENTS_POLICY, options))
+        topic = settings.topics.surveillance_alerts
+    elif kind == "dead-letters":
+        sink = DeadLettersSink(settings, schema=options.pg_schema, policy=_policy(EVENTS_POLICY, options))
+        topic = settings.topics.dlq
     else:
         raise ConfigurationError(f"unknown sink {kind!r}; the sinks are {', '.join(KINDS)}")
     budget_defaults = Budget()
