@@ -20,7 +20,7 @@ from warehouse.loader import LoadReport, load_new_manifests
 from warehouse.manifests import list_manifests, manifests_mark
 from warehouse.postgres import PostgresWarehouse
 from warehouse.redshift import RedshiftDataApi, RedshiftWarehouse
-from warehouse.replicator import ReplicationReport, replicate
+from warehouse.replicator import SyncReport, replicate_all
 from warehouse.targets import Lease, Warehouse
 
 __all__ = ["copy_lake", "lake_manifests_mark", "live_loads", "open_warehouse", "publish", "replicate_rds"]
@@ -75,8 +75,9 @@ def live_loads(config: WarehouseConfig, settings: Settings, *, aws_client: Clien
         return warehouse.live_leases()
 
 
-def replicate_rds(config: WarehouseConfig, settings: Settings) -> ReplicationReport:
-    """The local stand-in for the Airbyte sync: RDS encounters → warehouse ``<rds>.encounters``."""
+def replicate_rds(config: WarehouseConfig, settings: Settings) -> SyncReport:
+    """The local stand-in for the Airbyte sync: RDS encounters, surveillance alerts and
+    dead letters → the warehouse's ``<rds>`` schema (totals and a report per stream)."""
     with connect(settings, "rds_dsn") as source, connect(settings, "warehouse_dsn") as warehouse:
-        return replicate(source, warehouse, source_table=config.rds_source_table,
-                         source_schema=config.rds_source_schema, target_schema=config.rds_schema)
+        return replicate_all(source, warehouse, encounters_table=config.rds_source_table,
+                             source_schema=config.rds_source_schema, target_schema=config.rds_schema)

@@ -105,11 +105,11 @@ resource "airbyte_connection" "ops_to_warehouse" {
 
   configurations = {
     streams = [
-      for table in var.streams : {
+      for table, stream in var.streams : {
         name         = table
         sync_mode    = "incremental_deduped_history"
-        cursor_field = [var.cursor_field]
-        primary_key  = [[var.primary_key]]
+        cursor_field = [stream.cursor_field]
+        primary_key  = [for column in stream.primary_key : [column]]
       }
     ]
   }

@@ -154,19 +154,19 @@ variable "staging_secret_access_key" {
 # ----------------------------------------------------------- connection
 
 variable "streams" {
-  description = "Ops tables replicated to the warehouse: incremental append + deduped on record_id, cursor updated_at."
-  type        = list(string)
-  default     = ["encounters"]
-}
+  description = "Ops tables replicated to the warehouse (incremental append + deduped), each with the columns the destination deduplicates on and its update-time cursor: encounters (Postgres sink), surveillance_alerts and dead_letters (events sinks, sinks/event_tables.py). The local replicator syncs the same list (warehouse/replicator.py streams())."
+  type = map(object({
+    primary_key  = list(string)
+    cursor_field = optional(string, "updated_at")
+  }))
+  default = {
+    encounters          = { primary_key = ["record_id"] }
+    surveillance_alerts = { primary_key = ["alert_id"] }
+    dead_letters        = { primary_key = ["dlq_topic", "dlq_partition", "dlq_offset"] }
+  }
 
-variable "primary_key" {
-  description = "Column the destination deduplicates on."
-  type        = string
-  default     = "record_id"
-}
-
-variable "cursor_field" {
-  description = "Update-time column the incremental sync advances on."
-  type        = string
-  default     = "updated_at"
+  validation {
+    condition     = alltrue([for table in values(var.streams) : length(table.primary_key) > 0])
+    error_message = "Every stream needs at least one primary_key column to deduplicate on."
+  }
 }
