@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from console.cli import app
-from console.commands import demo, operate, stack, stages  # noqa: F401 - importing registers the commands
+from console.commands import demo, operate, report, stack, stages  # noqa: F401 - importing registers the commands
 
 __all__ = ["main"]
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the project needs on a fresh machine, idempotently:
 #   uv, the stream environment (.venv), the Airflow environment (.venvs/airflow),
-#   and Java + Maven for the local stack (PostgreSQL is installed by `daas stack up`).
+#   Java + Maven for the local stack (PostgreSQL is installed by `daas stack up`),
+#   and Chromium, in which the tests render the surveillance report (headless).
 # Called by `make setup`; safe to run again at any time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ UV=$(command -v uv || echo "$("$PYTHON" -m site --user-base)/bin/uv")
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "error: missing ${need_apt[*]}; install with: sudo apt-get install -y ${need_apt[*]}" >&2
