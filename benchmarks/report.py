@@ -99,13 +99,14 @@ def _row(name: str, entry: dict[str, Any] | None, note: str = "", unit: str = "r
 def _rows(r: dict[str, Any]) -> list[tuple[str, ...] | str]:
     limits, stages, peers = r.get("limits", {}), r.get("stages", {}), r.get("peers", {})
     producer = r.get("producer", {})
-    rows: list[tuple[str, ...] | str] = ["limits (this run, in one process, no start-up)"]
+    rows: list[tuple[str, ...] | str] = ["limits (this run, in the suite's process, no start-up)"]
     rows += [_row("  librdkafka Consumer.consume(5000)", limits.get("consume"),
-                  "messages/s, nothing done; fetch.queue.backoff.ms=10 as the processor"),
+                  "messages/s, nothing done; fetch.queue.backoff.ms=10 as the processor; best of 3"),
              _row("    ... with librdkafka's default fetch settings", limits.get("consume_default"),
-                  "as the sinks' consumers run"),
+                  "as the sinks' consumers run; best of 3"),
              _row("  Avro decode raw + encode clean", limits.get("codec"), "schemas.AvroCodec, batch calls"),
-             _row("  in-process processor", limits.get("processor"), "Processor.process, batches of 5,000"),
+             _row("  in-process processor", limits.get("processor"),
+                  "Processor.process, batches of 5,000; " + _rounds(limits.get("processor"))),
              _row("  PostgreSQL COPY", limits.get("copy"), "rows/s into the sink's table shape")]
     rows += ["producer",
              _row("  SimuHealth generate + Avro encode", producer.get("generate")),
