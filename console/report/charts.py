@@ -30,27 +30,29 @@ def _png(fig: Figure) -> bytes:
 
 
 def incidence_by_region_chart(rows: Sequence[CasesRow], groups: Sequence[str], week: str) -> bytes:
-    """Horizontal bars: incidence per 100,000 of each main group by region, in ``week``;
-    a suppressed value is marked, not drawn."""
+    """One panel per main group (at most three, side by side): incidence per 100,000 by
+    region in ``week``; a suppressed value is marked, not drawn."""
+    groups = list(groups)[:3]
     labels = [f"{r.country_code} · {r.region}" for r in rows]
-    height = 0.8 / max(len(groups), 1)
-    fig = Figure(figsize=(9, max(3.0, 0.22 * len(rows) * max(len(groups), 1) ** 0.5 + 1.2)))
-    ax = fig.add_subplot()
-    for g, group in enumerate(groups):
-        ys = [i + (g - (len(groups) - 1) / 2) * height for i in range(len(rows))]
+    fig = Figure(figsize=(3.6 * len(groups) + 1.6, 0.2 * len(rows) + 1.4))
+    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
+    for g, (ax, group) in enumerate(zip(axes, groups, strict=True)):
         values = [r.values[group][1] for r in rows]
-        ax.barh(ys, [float(v) if v is not None else 0.0 for v in values], height=height,
-                color=_PALETTE[g % len(_PALETTE)], label=group)
-        hidden = [y for y, v in zip(ys, values, strict=True) if v is None]
+        ax.barh(range(len(rows)), [float(v) if v is not None else 0.0 for v in values],
+                color=_PALETTE[g % len(_PALETTE)], height=0.7)
+        hidden = [i for i, v in enumerate(values) if v is None]
         if hidden:
-            ax.plot([0] * len(hidden), hidden, linestyle="none", marker="x", color="#7f8c8d", markersize=4,
-                    label="suppressed" if g == 0 else None)
-    ax.set_yticks(range(len(rows)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("cases per 100,000 population")
-    ax.set_title(f"Incidence by region, {week}")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            ax.plot([0] * len(hidden), hidden, linestyle="none", marker="x", color="#7f8c8d", markersize=5,
+                    label="suppressed")
+            ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(group, fontsize=10)
+        ax.set_xlabel("per 100,000", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), labels, fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"Incidence by region, {week}", fontsize=11)
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -94,7 +96,8 @@ def epicurve_chart(curve: Curve) -> bytes:
     if who is not None:
         ax.axhline(who[0], color="#c0392b", linestyle="--", linewidth=1.2, label="WHO alert (5 per 100,000)")
         ax.axhline(who[1], color="#7b241c", linestyle=":", linewidth=1.4, label="WHO epidemic (10 per 100,000)")
-    top = max([p.cases or 0 for p in curve.points] + [t for t in thresholds if not math.isnan(t)] + [1])
+    # At least the suppression threshold, so a series of suppressed weeks reads as small counts.
+    top = max([p.cases or 0 for p in curve.points] + [t for t in thresholds if not math.isnan(t)] + [5])
     marked: set[str] = set()
     for x, point in zip(xs, curve.points, strict=True):
         for n, level in enumerate(point.alerts):

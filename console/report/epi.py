@@ -172,9 +172,11 @@ class Curve:
 
 def choose_curves(district: Sequence[Cell], alerts: Sequence[AlertRow], diseases: Sequence[str], *,
                   per_disease: int = 3) -> list[Curve]:
-    """For each disease under surveillance that has data: its districts with alerts (most
-    alerts first), or else its district with the most published cases; diseases with
-    alerts first. Every curve spans the same weeks (the first to the last with data)."""
+    """For each disease under surveillance that has data: its districts with alerts, the
+    largest outbreak first (the most cases an alert of theirs counted, then the newest),
+    or else its district with the most published cases. Diseases with the largest alerted
+    outbreak come first, then the others in ``diseases`` order. Every curve spans the
+    same weeks (the first to the last with data)."""
     if not district:
         return []
     weeks = week_range(min(c.epi_week for c in district), max(c.epi_week for c in district))
@@ -186,36 +188,33 @@ def choose_curves(district: Sequence[Cell], alerts: Sequence[AlertRow], diseases
         first_week[key] = min(first_week.get(key, cell.epi_week), cell.epi_week)
         series[(*key, cell.diagnosis_group)][cell.epi_week] = cell.cases
         place[key] = (cell.region, cell.population)
-    raised: dict[tuple[str, str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    levels: dict[tuple[str, str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    largest: dict[tuple[str, str, str], tuple[int, str]] = {}  # (most cases alerted, newest week alerted)
     for alert in alerts:
-        raised[(alert.country_code, alert.district, alert.diagnosis_group)][alert.epi_week].append(alert.level)
+        key = (alert.country_code, alert.district, alert.diagnosis_group)
+        levels[key][alert.epi_week].append(alert.level)
+        largest[key] = max(largest.get(key, (0, "")), (alert.cases, alert.epi_week))
 
     def visible(key: tuple[str, str, str]) -> int:
         return sum(v or 0 for v in series[key].values())
 
-    chosen: list[tuple[int, int, str, list[tuple[str, str, str]]]] = []
+    chosen: list[tuple[int, int, list[tuple[str, str, str]]]] = []
     for order, disease in enumerate(diseases):
         keys = [k for k in series if k[2] == disease]
         if not keys:
             continue
-        alerted = sorted((k for k in keys if raised.get(k)),
-                         key=lambda k: (-sum(map(len, raised[k].values())), -_newest(raised[k]), k))
+        alerted = sorted((k for k in keys if k in largest), key=lambda k: (largest[k], k), reverse=True)
         picked = alerted[:per_disease] or [max(keys, key=lambda k: (visible(k), k))]
-        chosen.append((-sum(sum(map(len, raised[k].values())) for k in alerted), order, disease, picked))
+        chosen.append((-largest[alerted[0]][0] if alerted else 0, order, picked))
     curves = []
-    for _, _, _, picked in sorted(chosen):
+    for _, _, picked in sorted(chosen):
         for key in picked:
             counts = series[key]
             points = [CurvePoint(w, counts.get(w, 0), ears_threshold(w, counts, first_week[key[:2]]),
-                                 tuple(raised.get(key, {}).get(w, ()))) for w in weeks]
+                                 tuple(levels.get(key, {}).get(w, ()))) for w in weeks]
             region, population = place[key[:2]]
             curves.append(Curve(key[0], region, key[1], key[2], population, points))
     return curves
-
-
-def _newest(weeks: Mapping[str, list[str]]) -> int:
-    newest = max(weeks)
-    return int(newest[:4]) * 100 + int(newest[5:])
 
 
 # -- alerts -------------------------------------------------------------------------

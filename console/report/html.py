@@ -155,8 +155,8 @@ def _curve_table(curve: Curve) -> str:
 def _curves_section(page: Page) -> str:
     if not page.curves:
         return _empty("no district counts of the diseases under surveillance.")
-    parts = ["<p>Weekly cases of the diseases under surveillance in the districts with alerts (or, without "
-             "alerts, the district with the most cases). The orange line is the EARS C2 threshold the detector "
+    parts = ["<p>Weekly cases of the diseases under surveillance in the districts with alerts, the largest "
+             "outbreak first (or, without alerts, the district with the most cases). The orange line is the EARS C2 threshold the detector "
              "computes from the 7 weeks ending 3 weeks earlier, drawn where every one of those weeks is "
              "published; for meningitis, the dashed lines are the WHO alert and epidemic thresholds (5 and 10 "
              "cases per 100,000 a week) for the district's population. Markers above a bar: an alert was raised "
@@ -218,10 +218,10 @@ def render(page: Page) -> str:
     cards = [("encounters", f"{o.encounters:,}"), ("countries", str(len(o.countries))), ("ISO weeks", period),
              ("report week", page.week or "—"), ("alerts", f"{len(page.alerts):,}"),
              ("dead letters", f"{sum(c.count for c in page.dead_letters):,}")]
-    sections = [("cases", "Cases and incidence by region and district", _cases_section(page)),
-                ("top-diagnoses", "Top diagnoses per country", _top_section(page)),
+    sections = [("alerts", "Outbreak alerts", _alerts_section(page)),
                 ("epicurves", "Epidemic curves", _curves_section(page)),
-                ("alerts", "Outbreak alerts", _alerts_section(page)),
+                ("cases", "Cases and incidence by region and district", _cases_section(page)),
+                ("top-diagnoses", "Top diagnoses per country", _top_section(page)),
                 ("data-quality", "Data quality", _quality_section(page))]
     body = "".join(f'<section id="{sid}"><h2>{escape(title)}</h2>{content}</section>' for sid, title, content in sections)
     return (

@@ -33,9 +33,9 @@ def cell(week: str, cases: int | None, *, district: str | None = "Kano Municipal
 
 
 def alert(week: str, *, district: str = "Kano Municipal", group: str = "malaria", level: str = "aberration",
-          threshold: float = 20.0) -> AlertRow:
+          threshold: float = 20.0, cases: int = 40) -> AlertRow:
     method = "ears_c2" if level == "aberration" else "who_meningitis_threshold"
-    return AlertRow("NG", "Kano", district, group, week, level, method, 40, 5.9, threshold, RAISED)
+    return AlertRow("NG", "Kano", district, group, week, level, method, cases, 5.9, threshold, RAISED)
 
 
 def test_the_report_week_is_the_newest_complete_one() -> None:
@@ -66,26 +66,26 @@ def test_thresholds_are_the_detectors_where_it_computes_one_and_never_from_a_sup
     assert ears_threshold(week, {"2026W45": 30}, "2026W30") is None  # no case in the whole baseline
 
 
-def test_curves_follow_the_alerts_and_fall_back_to_the_biggest_district() -> None:
+def test_curves_follow_the_alerts_largest_first_and_fall_back_to_the_biggest_district() -> None:
     weeks = [f"2026W{w:02d}" for w in range(30, 46)]
     district = ([cell(w, 12) for w in weeks] + [cell(w, 20, district="Dala") for w in weeks]
                 + [cell(w, 6, district="Dala", group="typhoid") for w in weeks]
                 + [cell(w, 7, district="Gwale", group="typhoid") for w in weeks]
                 + [cell("2026W45", None, district="Gwale", group="meningitis")])
-    alerts = [alert("2026W44"), alert("2026W45"), alert("2026W45", district="Gwale", group="meningitis",
-                                                        level="alert", threshold=5.0)]
+    alerts = [alert("2026W44"), alert("2026W45"), alert("2026W45", district="Dala", cases=25),
+              alert("2026W45", district="Gwale", group="meningitis", level="alert", threshold=5.0, cases=90)]
     curves = choose_curves(district, alerts, ["malaria", "typhoid", "meningitis", "cholera"])
     assert [(c.diagnosis_group, c.district) for c in curves] == [
-        ("malaria", "Kano Municipal"), ("meningitis", "Gwale"), ("typhoid", "Gwale")]
-    kano = curves[0]
+        ("meningitis", "Gwale"), ("malaria", "Kano Municipal"), ("malaria", "Dala"), ("typhoid", "Gwale")]
+    kano = curves[1]
     assert [p.epi_week for p in kano.points] == weeks
     assert [p.alerts for p in kano.points][-3:] == [(), ("aberration",), ("aberration",)]
     assert kano.points[-1].threshold == pytest.approx(ears_c2_threshold([12] * 7))
     assert [p.threshold for p in kano.points[:9]] == [None] * 9  # the first 9 weeks have no full baseline
-    gwale = curves[1]
+    gwale = curves[0]
     assert gwale.points[-1].cases is None and gwale.points[0].cases == 0
     assert gwale.who_cases() == pytest.approx((34.0, 68.0))  # 5 and 10 per 100,000 of 680,000
-    assert curves[2].who_cases() is None
+    assert curves[3].who_cases() is None
 
 
 def test_an_alert_shows_only_numbers_whose_counts_are_published() -> None:
