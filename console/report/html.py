@@ -181,7 +181,7 @@ def _alerts_section(page: Page) -> str:
                      "—" if shown.threshold is None else f"{shown.threshold:.1f} cases")
         rows.append(f"<tr><td>{escape(_time(a.raised_at))}</td><td>{escape(a.epi_week)}</td>"
                     f"<td>{escape(a.country_code)}</td><td>{escape(a.region or '')}</td><td>{escape(a.district)}</td>"
-                    f"<td>{escape(a.diagnosis_group)}</td><td class="level-{escape(a.level)}">{escape(a.level)}</td>"
+                    f"<td>{escape(a.diagnosis_group)}</td><td class='level-{escape(a.level)}'>{escape(a.level)}</td>"
                     f"<td>{escape(a.method)}</td>{_td(shown.cases)}{_td(shown.incidence_per_100k, 2)}"
                     f"<td class=n>{escape(threshold)}</td></tr>")
     return (f"<p>{len(page.alerts)} alerts ({escape(summary)}), newest raised first. Raised at: when the "
