@@ -36,11 +36,12 @@ class _JsonFormatter(logging.Formatter):
 
 
 class RepeatFilter(logging.Filter):
-    """Lets a repeated (logger, level, message) through once per ``window`` seconds.
+    """Lets a repeated warning or error (logger, level, message) through once per ``window`` seconds.
 
     Numbers do not tell messages apart ("after 0ms" and "after 1ms" are one message):
     a client failing against a dead broker repeats itself with new timings, ports and
-    counts every time.
+    counts every time. Lines below WARNING always pass: progress lines differ only in
+    their numbers, and each is news.
     """
 
     def __init__(self, window: float = 30.0, clock: Any = time.monotonic) -> None:
@@ -50,6 +51,8 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, int, str], list[float | int]] = {}  # key -> [last written, held back]
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
         key = (record.name, record.levelno, _DIGITS.sub("#", record.getMessage()))
         now = self._clock()
         seen = self._seen.get(key)

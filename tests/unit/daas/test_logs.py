@@ -48,6 +48,7 @@ def test_repeats_are_summarised_once_per_window_whatever_their_numbers() -> None
     handler.addFilter(repeat)
     log = logging.getLogger("daas.test.repeats")
     log.addHandler(handler)
+    log.setLevel(logging.INFO)
     log.propagate = False
     try:
         for n in range(100):
@@ -56,11 +57,14 @@ def test_repeats_are_summarised_once_per_window_whatever_their_numbers() -> None
         now[0] = 31.0
         log.error("connect to 127.0.0.1:9 failed (after 3ms in state CONNECT)")
         log.error("something else")
+        log.info("progress lines pass every time: %d", 1)
+        log.info("progress lines pass every time: %d", 2)
     finally:
         log.removeHandler(handler)
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 5
     assert "repeated 99 more times in the last 30s" in lines[1] and lines[2] == "something else"
+    assert lines[3:] == ["progress lines pass every time: 1", "progress lines pass every time: 2"]
 
 
 def test_librdkafka_errors_come_through_python_logging_rate_limited() -> None:
