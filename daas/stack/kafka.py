@@ -69,6 +69,10 @@ class KafkaServer(Service):
                     "transaction.state.log.replication.factor=1",
                     "transaction.state.log.min.isr=1",
                     "transaction.state.log.num.partitions=5",
+                    # A dead exactly-once worker's open transaction is aborted soon after
+                    # its timeout (the processor's is 10 s), not up to 10 s later: its
+                    # partitions' next owner waits for that abort.
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
                     "group.initial.rebalance.delay.ms=0",
                     # Topics are created explicitly with their retention (DESIGN.md §3);
                     # a typo in a topic name must fail instead of creating a new topic.

@@ -33,6 +33,7 @@ resource "aws_msk_configuration" "this" {
     num.partitions=6
     log.retention.hours=168
     offsets.retention.minutes=43200
+    transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
   EOT
 
   lifecycle {
