@@ -34,7 +34,7 @@ PIPELINE_IMAGE = "daas-health-pipeline"
 AIRFLOW_IMAGE = "daas-health-airflow"
 # What the pipeline must run (commands of the `daas` CLI, after its ENTRYPOINT).
 PIPELINE_COMMANDS = {("topics", "create"), ("process",), ("surveil",), ("sink", "s3"), ("sink", "postgres"),
-                     ("produce", "simuhealth"), ("produce", "gsheet")}
+                     ("sink", "alerts"), ("sink", "dead-letters"), ("produce", "simuhealth"), ("produce", "gsheet")}
 AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer"}
 TRIVIAL_CHECKS = re.compile(r"^\s*(true|exit 0|:|echo\b.*|test -[de] /proc/\S*|sleep \d+)\s*$")
 
@@ -308,7 +308,8 @@ def test_no_secret_is_written_in_the_file() -> None:
 
 
 ECS_TO_COMPOSE = {"simuhealth_producer": "simuhealth", "sheet_poller": "sheet-poller", "processor": "processor",
-                  "s3_sink": "s3-sink", "postgres_sink": "postgres-sink", "topic_admin": "topics"}
+                  "surveillance": "surveillance", "s3_sink": "s3-sink", "postgres_sink": "postgres-sink",
+                  "alerts_sink": "alerts-sink", "dead_letters_sink": "dead-letters-sink", "topic_admin": "topics"}
 
 
 def test_ecs_runs_the_commands_compose_runs_on_the_same_entrypoint(services: dict[str, dict[str, Any]]) -> None:
@@ -330,7 +331,59 @@ def test_ecs_sets_only_real_settings(services: dict[str, dict[str, Any]]) -> Non
     from tests.terraform import tf_model
 
     platform = tf_model.load_dir(ROOT / "terraform" / "modules" / "platform").one("module", "", "stream_services").body
+    module = tf_model.load_dir(ROOT / "terraform" / "modules" / "stream_services").locals()["module_environment"]
     ecs = set(platform["common_environment"]) | {k for env in platform["service_environment"].values() for k in env}
+    ecs |= {k for env in module.values() for k in env}
+    assert {"DAAS_PROCESSOR_APP_ID", "DAAS_SURVEILLANCE_APP_ID"} <= ecs
     known = {f"DAAS_{n.upper()}" for n in Settings.model_fields} | {f"DAAS_TOPIC_{n.upper()}" for n in Topics.model_fields}
     assert ecs - known == set(), f"not settings: {sorted(ecs - known)}"
     assert platform["common_environment"]["DAAS_METRICS_PORT"] == services["processor"]["environment"]["DAAS_METRICS_PORT"]
+
+
+def _rds_sink_kinds(tmp_path: Path) -> set[str]:
+    """The sink kinds whose code refuses to start without DAAS_RDS_DSN: the RDS writers."""
+    from daas.errors import ConfigurationError
+    from sinks.service import KINDS, build_runner
+
+    kinds = set()
+    for kind in KINDS:
+        try:
+            build_runner(Settings.model_construct(topics=Topics.model_construct(), runtime_dir=tmp_path), kind)
+        except ConfigurationError as exc:
+            assert "DAAS_RDS_DSN" in str(exc), exc
+            kinds.add(kind)
+    return kinds
+
+
+def test_every_sink_the_cli_has_runs_in_compose_and_on_ecs(services: dict[str, dict[str, Any]]) -> None:
+    from sinks.service import KINDS
+    from tests.terraform import tf_model
+
+    ecs = tf_model.load_dir(ROOT / "terraform" / "modules" / "stream_services").variables()["commands"]["default"]
+    assert {tuple(s["command"][1:2]) for s in pipeline(services).values() if s["command"][0] == "sink"} \
+        == {(kind,) for kind in KINDS}
+    assert {tuple(c[1:2]) for c in ecs.values() if c[0] == "sink"} == {(kind,) for kind in KINDS}
+
+
+def test_the_rds_sinks_wait_for_rds_and_write_to_it_in_compose_and_on_ecs(
+        services: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    from tests.terraform import tf_model
+
+    rds_kinds = _rds_sink_kinds(tmp_path)
+    assert rds_kinds == {"postgres", "alerts", "dead-letters"}
+    writers = {n for n, s in pipeline(services).items() if s["command"][0] == "sink" and s["command"][1] in rds_kinds}
+    assert len(writers) == len(rds_kinds)
+    for name in writers:
+        service = services[name]
+        assert service["depends_on"].get("rds", {}).get("condition") == "service_healthy", f"{name} starts before RDS"
+        host = re.match(r"postgresql://[^@]+@([^:/]+)", service["environment"]["DAAS_RDS_DSN"])
+        assert host and host.group(1) == "rds", f"{name} writes to {service['environment']['DAAS_RDS_DSN']!r}"
+    # On ECS: the ops DSN secret goes to exactly these services, and only they reach RDS.
+    terraform = ROOT / "terraform" / "modules"
+    commands = tf_model.load_dir(terraform / "stream_services").variables()["commands"]["default"]
+    ecs_writers = {k for k, c in commands.items() if c[0] == "sink" and c[1] in rds_kinds}
+    call = tf_model.load_dir(terraform / "platform").one("module", "", "stream_services").body
+    dsn = {k for k, secrets in call["service_secrets"].items() if secrets.get("DAAS_RDS_DSN")}
+    assert dsn == ecs_writers and {call["service_secrets"][k]["DAAS_RDS_DSN"] for k in dsn} \
+        == {"${module.rds.dsn_secret_arn}"}
+    assert set(tf_model.load_dir(terraform / "network").locals()["rds_writers"]) == ecs_writers

@@ -130,12 +130,17 @@ def test_stores_accept_only_the_pipeline_flows(modules):
     by_store: dict[str, set[str]] = {}
     for source, store, _port in flows:
         by_store.setdefault(store, set()).add(source)
-    assert by_store["rds"] == {"postgres_sink", "airbyte"}
+    assert by_store["rds"] == {"w", "airbyte"}  # every entry of rds_writers, and Airbyte
     assert by_store["redshift"] == {"mwaa", "airbyte"}
     assert by_store["msk"] == {"c"}  # every entry of kafka_clients, and nothing else
-    assert set(locals_["kafka_clients"]) == {
-        "simuhealth_producer", "sheet_poller", "processor", "s3_sink", "postgres_sink", "topic_admin",
-    }
+    # Every ECS task is a Kafka client with a security group of its own; the RDS
+    # writers are exactly the services ECS gives the ops DSN (DAAS_RDS_DSN).
+    commands = modules["stream_services"].variables()["commands"]["default"]
+    assert set(locals_["kafka_clients"]) == set(commands)
+    dsn_holders = {service for service, secrets in
+                   modules["platform"].one("module", "", "stream_services").body["service_secrets"].items()
+                   if "DAAS_RDS_DSN" in secrets}
+    assert set(locals_["rds_writers"]) == dsn_holders == {"postgres_sink", "alerts_sink", "dead_letters_sink"}
     [flow_ports] = [set(re.findall(r"to = \"msk\", port = (\d+)", locals_["flows"]))]
     assert flow_ports == {"9098"}  # IAM over TLS only; no plaintext 9092
     ingress = network.one("resource", "aws_vpc_security_group_ingress_rule", "flow").body
@@ -394,23 +399,20 @@ def test_other_raw_topic_readers_are_flagged():
     assert find_raw_topic_readers(blocks) == {"s3_sink_task", "snoop_task"}
 
 
-def test_topic_defaults_match_the_design(modules):
+def test_topic_defaults_are_the_applications(modules):
+    """ECS sets no DAAS_TOPIC_*: the module's names must be the application's defaults."""
+    from daas.settings import Topics
+
     topics = modules["stream_services"].variables()["topics"]["default"]
-    assert topics == {
-        "raw_simuhealth": "health.raw.simuhealth.v1",
-        "raw_gsheet": "health.raw.gsheet.v1",
-        "clean_lake": "health.clean.lake.v1",
-        "clean_ops": "health.clean.ops.v1",
-        "dlq": "health.dlq.v1",
-        "surveillance_prefix": "health.surveillance.",
-        "gsheet_checkpoints": "health.gsheet.checkpoints.v1",
-    }
+    assert topics == {name: field.default for name, field in Topics.model_fields.items()}
+    assert topics["raw_simuhealth"] == "health.raw.simuhealth.v1" and topics["dlq"] == "health.dlq.v1"
 
 
 def test_each_stage_has_its_own_task_and_execution_role(modules):
     services = modules["stream_services"]
     stages = set(services.variables()["sizing"]["default"])
-    assert stages == {"simuhealth_producer", "sheet_poller", "processor", "s3_sink", "postgres_sink"}
+    assert stages == {"simuhealth_producer", "sheet_poller", "processor", "surveillance", "s3_sink", "postgres_sink",
+                      "alerts_sink", "dead_letters_sink"}
     task_policies = services.locals()["task_policy_json"]
     assert set(task_policies) == stages | {"topic_admin"}
     assert len({expr(v) for v in task_policies.values()}) == len(task_policies)  # no shared document
@@ -419,7 +421,8 @@ def test_each_stage_has_its_own_task_and_execution_role(modules):
     assert definition["task_role_arn"] == "${aws_iam_role.task[each.key].arn}"
 
 
-@pytest.mark.parametrize("stage", ["processor", "s3_sink", "postgres_sink"])
+@pytest.mark.parametrize("stage", ["processor", "surveillance", "s3_sink", "postgres_sink", "alerts_sink",
+                                   "dead_letters_sink"])
 def test_consumers_scale_out_on_cpu_with_optional_lag_tracking(modules, stage):
     services = modules["stream_services"]
     cpu = services.one("resource", "aws_appautoscaling_policy", "cpu").body

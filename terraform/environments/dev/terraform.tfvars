@@ -33,8 +33,11 @@ service_sizing = {
   simuhealth_producer = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
   sheet_poller        = { cpu = 256, memory = 512, min_count = 1, max_count = 1 }
   processor           = { cpu = 512, memory = 1024, min_count = 1, max_count = 3 }
+  surveillance        = { cpu = 512, memory = 1024, min_count = 1, max_count = 2 }
   s3_sink             = { cpu = 512, memory = 1024, min_count = 1, max_count = 2 }
   postgres_sink       = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
+  alerts_sink         = { cpu = 256, memory = 512, min_count = 1, max_count = 1 }
+  dead_letters_sink   = { cpu = 256, memory = 512, min_count = 1, max_count = 1 }
 }
 gsheet_spreadsheet_id = "replace-with-the-dev-spreadsheet-id"
 consumer_lag_target   = 0

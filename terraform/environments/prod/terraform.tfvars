@@ -33,8 +33,11 @@ service_sizing = {
   simuhealth_producer = { cpu = 256, memory = 512, min_count = 1, max_count = 3 }
   sheet_poller        = { cpu = 256, memory = 512, min_count = 1, max_count = 1 }
   processor           = { cpu = 1024, memory = 2048, min_count = 2, max_count = 6 }
+  surveillance        = { cpu = 512, memory = 1024, min_count = 2, max_count = 3 }
   s3_sink             = { cpu = 1024, memory = 2048, min_count = 2, max_count = 6 }
   postgres_sink       = { cpu = 512, memory = 1024, min_count = 2, max_count = 6 }
+  alerts_sink         = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
+  dead_letters_sink   = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
 }
 gsheet_spreadsheet_id = "replace-with-the-prod-spreadsheet-id"
 consumer_lag_target   = 10000

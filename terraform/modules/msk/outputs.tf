@@ -22,3 +22,8 @@ output "group_arn_prefix" {
   description = "Prefix of consumer group ARNs in IAM policies; append '/<group id>'."
   value       = "${local.arn_base}:group/${local.scope}"
 }
+
+output "transactional_id_arn_prefix" {
+  description = "Prefix of transactional-id ARNs in IAM policies; append '/<transactional id>' (the processor's exactly-once producers)."
+  value       = "${local.arn_base}:transactional-id/${local.scope}"
+}

@@ -19,6 +19,6 @@ output "s3_gateway_endpoint_id" {
 }
 
 output "security_group_ids" {
-  description = "Security group ID by workload or store name (simuhealth_producer, sheet_poller, processor, s3_sink, postgres_sink, topic_admin, mwaa, airbyte, msk, rds, redshift, endpoints)."
+  description = "Security group ID by workload or store name (simuhealth_producer, sheet_poller, processor, surveillance, s3_sink, postgres_sink, alerts_sink, dead_letters_sink, topic_admin, mwaa, airbyte, msk, rds, redshift, endpoints)."
   value       = local.sg_ids
 }

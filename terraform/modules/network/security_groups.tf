@@ -7,15 +7,24 @@
 locals {
   # Every stream service talks to MSK; topic_admin is the one-off task that
   # creates the declared topics (brokers do not auto-create topics).
-  kafka_clients = ["simuhealth_producer", "sheet_poller", "processor", "s3_sink", "postgres_sink", "topic_admin"]
-  workloads     = concat(local.kafka_clients, ["mwaa", "airbyte"])
-  stores        = ["msk", "rds", "redshift", "endpoints"]
+  kafka_clients = [
+    "simuhealth_producer", "sheet_poller", "processor", "surveillance",
+    "s3_sink", "postgres_sink", "alerts_sink", "dead_letters_sink", "topic_admin",
+  ]
+  # The sinks that write the ops tables (encounters, surveillance_alerts, dead_letters).
+  rds_writers = {
+    postgres_sink     = "upsert clean ops records"
+    alerts_sink       = "upsert surveillance alerts"
+    dead_letters_sink = "insert dead-letter metadata"
+  }
+  workloads = concat(local.kafka_clients, ["mwaa", "airbyte"])
+  stores    = ["msk", "rds", "redshift", "endpoints"]
 
   flows = concat(
     [for c in local.kafka_clients : { from = c, to = "msk", port = 9098, why = "Kafka over TLS with IAM auth" }],
     [for w in local.workloads : { from = w, to = "endpoints", port = 443, why = "AWS APIs via interface endpoints" }],
+    [for w, why in local.rds_writers : { from = w, to = "rds", port = 5432, why = why }],
     [
-      { from = "postgres_sink", to = "rds", port = 5432, why = "upsert clean ops records" },
       { from = "airbyte", to = "rds", port = 5432, why = "read ops tables for the warehouse sync" },
       { from = "airbyte", to = "redshift", port = 5439, why = "load the synced ops tables" },
       { from = "mwaa", to = "redshift", port = 5439, why = "COPY and MERGE lake batches" },

@@ -155,8 +155,11 @@ module "stream_services" {
   service_environment = {
     sheet_poller = { DAAS_GSHEET_ID = var.gsheet_spreadsheet_id }
   }
+  # The three RDS sinks write as the one ops writer role, whose DSN is this secret.
   service_secrets = {
-    postgres_sink = { DAAS_RDS_DSN = module.rds.dsn_secret_arn }
+    postgres_sink     = { DAAS_RDS_DSN = module.rds.dsn_secret_arn }
+    alerts_sink       = { DAAS_RDS_DSN = module.rds.dsn_secret_arn }
+    dead_letters_sink = { DAAS_RDS_DSN = module.rds.dsn_secret_arn }
   }
 
   subnet_ids         = module.network.private_subnet_ids
@@ -169,6 +172,8 @@ module "stream_services" {
   kafka_cluster_name     = module.msk.cluster_name
   kafka_topic_arn_prefix = module.msk.topic_arn_prefix
   kafka_group_arn_prefix = module.msk.group_arn_prefix
+
+  kafka_transactional_id_arn_prefix = module.msk.transactional_id_arn_prefix
 
   lake_bucket_arn          = module.data_lake.bucket_arn
   lake_prefix              = module.data_lake.lake_prefix

@@ -6,28 +6,32 @@
 locals {
   cluster_arn = var.kafka_cluster_arn
 
-  topic_arn = {
-    raw_simuhealth = "${var.kafka_topic_arn_prefix}/${var.topics.raw_simuhealth}"
-    raw_gsheet     = "${var.kafka_topic_arn_prefix}/${var.topics.raw_gsheet}"
-    clean_lake     = "${var.kafka_topic_arn_prefix}/${var.topics.clean_lake}"
-    clean_ops      = "${var.kafka_topic_arn_prefix}/${var.topics.clean_ops}"
-    dlq            = "${var.kafka_topic_arn_prefix}/${var.topics.dlq}"
-  }
-  gsheet_checkpoints_topic_arn = "${var.kafka_topic_arn_prefix}/${var.topics.gsheet_checkpoints}"
+  # One ARN per topic, keyed like var.topics (the application's Topics fields).
+  topic_arn = { for key, name in var.topics : key => "${var.kafka_topic_arn_prefix}/${name}" }
 
   group_arn = {
-    processor     = "${var.kafka_group_arn_prefix}/${var.consumer_groups.processor}"
-    s3_sink       = "${var.kafka_group_arn_prefix}/${var.consumer_groups.s3_sink}"
-    postgres_sink = "${var.kafka_group_arn_prefix}/${var.consumer_groups.postgres_sink}"
-    sheet_poller  = "${var.kafka_group_arn_prefix}/${var.consumer_groups.sheet_poller_restore}"
+    processor_simuhealth = "${var.kafka_group_arn_prefix}/${local.processor_groups.simuhealth}"
+    processor_gsheet     = "${var.kafka_group_arn_prefix}/${local.processor_groups.gsheet}"
+    surveillance         = "${var.kafka_group_arn_prefix}/${var.consumer_groups.surveillance}"
+    s3_sink              = "${var.kafka_group_arn_prefix}/${var.consumer_groups.s3_sink}"
+    postgres_sink        = "${var.kafka_group_arn_prefix}/${var.consumer_groups.postgres_sink}"
+    alerts_sink          = "${var.kafka_group_arn_prefix}/${var.consumer_groups.alerts_sink}"
+    dead_letters_sink    = "${var.kafka_group_arn_prefix}/${var.consumer_groups.dead_letters_sink}"
+    sheet_poller         = "${var.kafka_group_arn_prefix}/${var.consumer_groups.sheet_poller_restore}"
   }
+
+  # The ops database role every RDS sink writes as (its DSN is DAAS_RDS_DSN).
+  rds_writer_arn = "arn:${data.aws_partition.current.partition}:rds-db:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:dbuser:${var.rds_instance_resource_id}/${var.rds_iam_db_user}"
 
   task_policy_json = {
     simuhealth_producer = data.aws_iam_policy_document.simuhealth_producer_task.json
     sheet_poller        = data.aws_iam_policy_document.sheet_poller_task.json
     processor           = data.aws_iam_policy_document.processor_task.json
+    surveillance        = data.aws_iam_policy_document.surveillance_task.json
     s3_sink             = data.aws_iam_policy_document.s3_sink_task.json
     postgres_sink       = data.aws_iam_policy_document.postgres_sink_task.json
+    alerts_sink         = data.aws_iam_policy_document.alerts_sink_task.json
+    dead_letters_sink   = data.aws_iam_policy_document.dead_letters_sink_task.json
     topic_admin         = data.aws_iam_policy_document.topic_admin_task.json
   }
 }
@@ -203,7 +207,7 @@ data "aws_iam_policy_document" "sheet_poller_task" {
       "kafka-cluster:ReadData",
       "kafka-cluster:WriteData",
     ]
-    resources = [local.gsheet_checkpoints_topic_arn]
+    resources = [local.topic_arn.gsheet_checkpoints]
   }
 
   statement {
@@ -217,8 +221,10 @@ data "aws_iam_policy_document" "sheet_poller_task" {
   }
 }
 
-# Processor: the only reader of the raw (PII) topics; writes the clean,
-# dead-letter and surveillance topics and manages Faust's internal topics.
+# Processor: the only reader of the raw (PII) topics, one consumer group per
+# raw topic; writes the clean, dead-letter and cases topics, and keeps its
+# de-duplication state in changelog topics it creates. Under exactly-once
+# (DAAS_PROCESSING_GUARANTEE) all of that is one Kafka transaction per batch.
 data "aws_iam_policy_document" "processor_task" {
   statement {
     sid    = "ConnectIdempotentProducer"
@@ -245,7 +251,7 @@ data "aws_iam_policy_document" "processor_task" {
   }
 
   statement {
-    sid    = "WriteCleanAndDeadLetterTopics"
+    sid    = "WriteCleanDeadLetterAndCasesTopics"
     effect = "Allow"
     actions = [
       "kafka-cluster:DescribeTopic",
@@ -255,18 +261,86 @@ data "aws_iam_policy_document" "processor_task" {
       local.topic_arn.clean_lake,
       local.topic_arn.clean_ops,
       local.topic_arn.dlq,
+      local.topic_arn.surveillance_cases,
     ]
   }
 
   statement {
-    sid    = "WriteSurveillanceTopics"
+    sid    = "OwnDedupChangelogs"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:CreateTopic",
+      "kafka-cluster:DescribeTopic",
+      "kafka-cluster:DescribeTopicDynamicConfiguration",
+      "kafka-cluster:ReadData",
+      "kafka-cluster:WriteData",
+    ]
+    resources = [
+      "${var.kafka_topic_arn_prefix}/${var.consumer_groups.processor}-dedup-*", # wildcard-exception: one compacted changelog per input topic, "<app id>-dedup-<input topic>", created by the processor.
+    ]
+  }
+
+  statement {
+    sid    = "ConsumerGroups"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:AlterGroup",
+      "kafka-cluster:DescribeGroup",
+    ]
+    resources = [
+      local.group_arn.processor_simuhealth,
+      local.group_arn.processor_gsheet,
+    ]
+  }
+
+  statement {
+    sid    = "ExactlyOnceTransactionalIds"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:AlterTransactionalId",
+      "kafka-cluster:DescribeTransactionalId",
+    ]
+    resources = [
+      "${var.kafka_transactional_id_arn_prefix}/${var.consumer_groups.processor}-*", # wildcard-exception: one transactional id per worker, "<app id>-<instance id>" (DAAS_PROCESSOR_INSTANCE_ID, or drawn at start).
+    ]
+  }
+}
+
+# Surveillance (Faust): read the cases topic in its group (the app id); write
+# the counts (a librdkafka idempotent producer) and the alerts; keep its table
+# in the changelog and elect a leader on the topics Faust creates, "<app id>-...".
+data "aws_iam_policy_document" "surveillance_task" {
+  statement {
+    sid    = "ConnectIdempotentProducer"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:Connect",
+      "kafka-cluster:DescribeCluster",
+      "kafka-cluster:WriteDataIdempotently",
+    ]
+    resources = [local.cluster_arn]
+  }
+
+  statement {
+    sid    = "ReadCases"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:DescribeTopic",
+      "kafka-cluster:ReadData",
+    ]
+    resources = [local.topic_arn.surveillance_cases]
+  }
+
+  statement {
+    sid    = "WriteCountsAndAlerts"
     effect = "Allow"
     actions = [
       "kafka-cluster:DescribeTopic",
       "kafka-cluster:WriteData",
     ]
     resources = [
-      "${var.kafka_topic_arn_prefix}/${var.topics.surveillance_prefix}*", # wildcard-exception: health.surveillance.* is a topic family by design (one topic per output).
+      local.topic_arn.surveillance_counts,
+      local.topic_arn.surveillance_alerts,
     ]
   }
 
@@ -281,7 +355,7 @@ data "aws_iam_policy_document" "processor_task" {
       "kafka-cluster:WriteData",
     ]
     resources = [
-      "${var.kafka_topic_arn_prefix}/${var.consumer_groups.processor}-*", # wildcard-exception: Faust creates its changelog and repartition topics named "<app id>-...".
+      "${var.kafka_topic_arn_prefix}/${var.consumer_groups.surveillance}-*", # wildcard-exception: Faust creates its table changelogs and leader topic named "<app id>-...".
     ]
   }
 
@@ -292,7 +366,7 @@ data "aws_iam_policy_document" "processor_task" {
       "kafka-cluster:AlterGroup",
       "kafka-cluster:DescribeGroup",
     ]
-    resources = [local.group_arn.processor]
+    resources = [local.group_arn.surveillance]
   }
 }
 
@@ -426,12 +500,105 @@ data "aws_iam_policy_document" "postgres_sink_task" {
   }
 
   statement {
-    sid     = "IamDatabaseLogin"
-    effect  = "Allow"
-    actions = ["rds-db:connect"]
-    resources = [
-      "arn:${data.aws_partition.current.partition}:rds-db:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:dbuser:${var.rds_instance_resource_id}/${var.rds_iam_db_user}",
+    sid       = "IamDatabaseLogin"
+    effect    = "Allow"
+    actions   = ["rds-db:connect"]
+    resources = [local.rds_writer_arn]
+  }
+}
+
+# Alerts sink: read the alerts topic, upsert surveillance_alerts in RDS as the
+# writer role, dead-letter an alert it cannot write.
+data "aws_iam_policy_document" "alerts_sink_task" {
+  statement {
+    sid    = "ConnectIdempotentProducer"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:Connect",
+      "kafka-cluster:DescribeCluster",
+      "kafka-cluster:WriteDataIdempotently",
     ]
+    resources = [local.cluster_arn]
+  }
+
+  statement {
+    sid    = "ReadAlerts"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:DescribeTopic",
+      "kafka-cluster:ReadData",
+    ]
+    resources = [local.topic_arn.surveillance_alerts]
+  }
+
+  statement {
+    sid    = "WriteDeadLetter"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:DescribeTopic",
+      "kafka-cluster:WriteData",
+    ]
+    resources = [local.topic_arn.dlq]
+  }
+
+  statement {
+    sid    = "ConsumerGroup"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:AlterGroup",
+      "kafka-cluster:DescribeGroup",
+    ]
+    resources = [local.group_arn.alerts_sink]
+  }
+
+  statement {
+    sid       = "IamDatabaseLogin"
+    effect    = "Allow"
+    actions   = ["rds-db:connect"]
+    resources = [local.rds_writer_arn]
+  }
+}
+
+# Dead-letters sink: read the dead-letter topic (its dlq.* headers only) and
+# insert dead_letters rows in RDS as the writer role. It never dead-letters,
+# so it never writes to its own input: no topic write at all.
+data "aws_iam_policy_document" "dead_letters_sink_task" {
+  statement {
+    sid    = "ConnectIdempotentProducer"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:Connect",
+      "kafka-cluster:DescribeCluster",
+      "kafka-cluster:WriteDataIdempotently",
+    ]
+    resources = [local.cluster_arn]
+  }
+
+  statement {
+    sid    = "ReadDeadLetters"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:DescribeTopic",
+      "kafka-cluster:ReadData",
+    ]
+    resources = [local.topic_arn.dlq]
+  }
+
+  statement {
+    sid    = "ConsumerGroup"
+    effect = "Allow"
+    actions = [
+      "kafka-cluster:AlterGroup",
+      "kafka-cluster:DescribeGroup",
+    ]
+    resources = [local.group_arn.dead_letters_sink]
+  }
+
+  statement {
+    sid       = "IamDatabaseLogin"
+    effect    = "Allow"
+    actions   = ["rds-db:connect"]
+    resources = [local.rds_writer_arn]
   }
 }
 
@@ -464,7 +631,9 @@ data "aws_iam_policy_document" "topic_admin_task" {
       local.topic_arn.clean_lake,
       local.topic_arn.clean_ops,
       local.topic_arn.dlq,
-      "${var.kafka_topic_arn_prefix}/${var.topics.surveillance_prefix}*", # wildcard-exception: health.surveillance.* is a topic family by design (one topic per output).
+      local.topic_arn.surveillance_cases,
+      local.topic_arn.surveillance_counts,
+      local.topic_arn.surveillance_alerts,
     ]
   }
 }

@@ -16,11 +16,19 @@ locals {
   # Services whose desired count target tracking may change.
   scalable = { for k, s in var.sizing : k => s if s.max_count > s.min_count }
 
-  # Input topic and group of each consumer (for lag scaling).
+  # The processor reads each raw topic in a consumer group of its own,
+  # "<app id>-<source>" (stream_processors.worker.processor_group).
+  processor_groups = { for source in ["simuhealth", "gsheet"] : source => "${var.consumer_groups.processor}-${source}" }
+
+  # Input topic and group of each consumer (for lag scaling); SimuHealth
+  # carries the processor's load.
   lag_source = {
-    processor     = { group = var.consumer_groups.processor, topic = var.topics.raw_simuhealth }
-    s3_sink       = { group = var.consumer_groups.s3_sink, topic = var.topics.clean_lake }
-    postgres_sink = { group = var.consumer_groups.postgres_sink, topic = var.topics.clean_ops }
+    processor         = { group = local.processor_groups.simuhealth, topic = var.topics.raw_simuhealth }
+    surveillance      = { group = var.consumer_groups.surveillance, topic = var.topics.surveillance_cases }
+    s3_sink           = { group = var.consumer_groups.s3_sink, topic = var.topics.clean_lake }
+    postgres_sink     = { group = var.consumer_groups.postgres_sink, topic = var.topics.clean_ops }
+    alerts_sink       = { group = var.consumer_groups.alerts_sink, topic = var.topics.surveillance_alerts }
+    dead_letters_sink = { group = var.consumer_groups.dead_letters_sink, topic = var.topics.dlq }
   }
   lag_scaled = var.consumer_lag_target > 0 ? { for k, v in local.lag_source : k => v if contains(keys(local.scalable), k) } : {}
 
@@ -34,6 +42,17 @@ locals {
   }
   secrets = {
     for k in local.task_kinds : k => merge(lookup(local.module_secrets, k, {}), lookup(var.service_secrets, k, {}))
+  }
+
+  # The application ids the IAM grants are built on (consumer groups, created
+  # topics, transactional ids), given to the stages last, so no other variable
+  # can make the two differ: change them through var.consumer_groups.
+  module_environment = {
+    processor    = { DAAS_PROCESSOR_APP_ID = var.consumer_groups.processor }
+    surveillance = { DAAS_SURVEILLANCE_APP_ID = var.consumer_groups.surveillance }
+  }
+  environment = {
+    for k in local.task_kinds : k => merge(var.common_environment, lookup(var.service_environment, k, {}), lookup(local.module_environment, k, {}))
   }
 
   image = "${var.image_repository_url}:${var.image_tag}"
@@ -163,8 +182,7 @@ resource "aws_ecs_task_definition" "this" {
         { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
       ]
       environment = [
-        for name, value in merge(var.common_environment, lookup(var.service_environment, each.key, {})) :
-        { name = name, value = value }
+        for name, value in local.environment[each.key] : { name = name, value = value }
       ]
       secrets = [
         for name, arn in local.secrets[each.key] : { name = name, valueFrom = arn }

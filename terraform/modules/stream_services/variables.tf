@@ -27,22 +27,25 @@ variable "cpu_architecture" {
 }
 
 variable "commands" {
-  description = "Container command per service: arguments of the pipeline image's ENTRYPOINT (`daas`), the same commands docker-compose.yaml runs. Keys: simuhealth_producer, sheet_poller, processor, s3_sink, postgres_sink, topic_admin."
+  description = "Container command per service: arguments of the pipeline image's ENTRYPOINT (`daas`), the same commands docker-compose.yaml runs. Keys: the keys of sizing, and topic_admin."
   type        = map(list(string))
   default = {
     simuhealth_producer = ["produce", "simuhealth"]
     sheet_poller        = ["produce", "gsheet"]
     processor           = ["process"]
+    surveillance        = ["surveil"]
     s3_sink             = ["sink", "s3"]
     postgres_sink       = ["sink", "postgres"]
+    alerts_sink         = ["sink", "alerts"]
+    dead_letters_sink   = ["sink", "dead-letters"]
     # Idempotent: creates the missing pipeline topics with their retention
     # and compaction settings, nothing else.
     topic_admin = ["topics", "create"]
   }
 
   validation {
-    condition     = toset(keys(var.commands)) == toset(["simuhealth_producer", "sheet_poller", "processor", "s3_sink", "postgres_sink", "topic_admin"])
-    error_message = "commands must have exactly the keys simuhealth_producer, sheet_poller, processor, s3_sink, postgres_sink, topic_admin."
+    condition     = toset(keys(var.commands)) == toset(["simuhealth_producer", "sheet_poller", "processor", "surveillance", "s3_sink", "postgres_sink", "alerts_sink", "dead_letters_sink", "topic_admin"])
+    error_message = "commands must have exactly the keys simuhealth_producer, sheet_poller, processor, surveillance, s3_sink, postgres_sink, alerts_sink, dead_letters_sink, topic_admin."
   }
 }
 
@@ -58,13 +61,16 @@ variable "sizing" {
     simuhealth_producer = { cpu = 256, memory = 512, min_count = 1, max_count = 3 }
     sheet_poller        = { cpu = 256, memory = 512, min_count = 1, max_count = 1 }
     processor           = { cpu = 1024, memory = 2048, min_count = 2, max_count = 6 }
+    surveillance        = { cpu = 512, memory = 1024, min_count = 1, max_count = 3 }
     s3_sink             = { cpu = 512, memory = 1024, min_count = 1, max_count = 6 }
     postgres_sink       = { cpu = 512, memory = 1024, min_count = 1, max_count = 6 }
+    alerts_sink         = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
+    dead_letters_sink   = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
   }
 
   validation {
-    condition     = toset(keys(var.sizing)) == toset(["simuhealth_producer", "sheet_poller", "processor", "s3_sink", "postgres_sink"])
-    error_message = "sizing must have exactly the keys simuhealth_producer, sheet_poller, processor, s3_sink, postgres_sink."
+    condition     = toset(keys(var.sizing)) == toset(["simuhealth_producer", "sheet_poller", "processor", "surveillance", "s3_sink", "postgres_sink", "alerts_sink", "dead_letters_sink"])
+    error_message = "sizing must have exactly the keys simuhealth_producer, sheet_poller, processor, surveillance, s3_sink, postgres_sink, alerts_sink, dead_letters_sink."
   }
 
   validation {
@@ -154,15 +160,22 @@ variable "kafka_group_arn_prefix" {
   type        = string
 }
 
+variable "kafka_transactional_id_arn_prefix" {
+  description = "Transactional-id ARN prefix from the msk module (the processor's exactly-once producers)."
+  type        = string
+}
+
 variable "topics" {
-  description = "Topic names (defaults from DESIGN.md section 3)."
+  description = "Topic names: the application's defaults (daas.settings.Topics, DESIGN.md section 3). The keys are the Topics fields, so DAAS_TOPIC_<KEY> names the same topic."
   type = object({
     raw_simuhealth      = string
     raw_gsheet          = string
     clean_lake          = string
     clean_ops           = string
     dlq                 = string
-    surveillance_prefix = string
+    surveillance_cases  = string
+    surveillance_counts = string
+    surveillance_alerts = string
     gsheet_checkpoints  = string
   })
   default = {
@@ -171,9 +184,11 @@ variable "topics" {
     clean_lake          = "health.clean.lake.v1"
     clean_ops           = "health.clean.ops.v1"
     dlq                 = "health.dlq.v1"
-    surveillance_prefix = "health.surveillance."
+    surveillance_cases  = "health.surveillance.cases.v1"
+    surveillance_counts = "health.surveillance.counts.v1"
+    surveillance_alerts = "health.surveillance.alerts.v1"
     # The sheet poller's own compacted topic of emitted-row hashes
-    # (DAAS_GSHEET_CHECKPOINT_TOPIC); it creates the topic itself.
+    # (DAAS_TOPIC_GSHEET_CHECKPOINTS); it creates the topic itself.
     gsheet_checkpoints = "health.gsheet.checkpoints.v1"
   }
 }
@@ -185,17 +200,31 @@ variable "topic_partitions" {
 }
 
 variable "consumer_groups" {
-  description = "Consumer group per consuming service. The processor's group is its Faust app id, which also prefixes Faust's internal topics; the sheet poller's restores its checkpoints."
+  description = <<-EOT
+    Consumer group per consuming service. The processor's and the surveillance
+    service's groups are their application ids (DAAS_PROCESSOR_APP_ID,
+    DAAS_SURVEILLANCE_APP_ID, set from here), which also prefix the topics they
+    create: the processor's de-duplication changelogs "<id>-dedup-<input topic>"
+    and its exactly-once transactional ids "<id>-<instance id>", Faust's changelog
+    and leader topics "<id>-...". The sinks' are `daas sink`'s defaults
+    (daas-<kind>-sink); the sheet poller's restores its checkpoints.
+  EOT
   type = object({
     processor            = string
+    surveillance         = string
     s3_sink              = string
     postgres_sink        = string
+    alerts_sink          = string
+    dead_letters_sink    = string
     sheet_poller_restore = string
   })
   default = {
     processor            = "daas-processor"
+    surveillance         = "daas-surveillance"
     s3_sink              = "daas-s3-sink"
     postgres_sink        = "daas-postgres-sink"
+    alerts_sink          = "daas-alerts-sink"
+    dead_letters_sink    = "daas-dead-letters-sink"
     sheet_poller_restore = "daas-gsheet-checkpoint-restore"
   }
 }
@@ -218,7 +247,7 @@ variable "rds_instance_resource_id" {
 }
 
 variable "rds_iam_db_user" {
-  description = "Database role the Postgres sink may log in as with an IAM token."
+  description = "Database role the RDS sinks (Postgres, alerts, dead letters) may log in as with an IAM token."
   type        = string
   default     = "daas_ops_writer"
 }
