@@ -180,16 +180,49 @@ def test_readme_maps_every_application_setting_output(environments):
     assert "terraform init -backend-config=backend.hcl" in readme
 
 
-def test_airbyte_connection_is_manual_incremental_deduped_on_record_id(modules):
+def test_airbyte_connection_is_manual_incremental_deduped_on_each_tables_key(modules):
     airbyte = modules["airbyte"]
     connection = airbyte.one("resource", "airbyte_connection", "ops_to_warehouse").body
     assert connection["schedule"] == {"schedule_type": "manual"}
     streams = connection["configurations"]["streams"]
+    assert expr(streams).startswith("[for table, stream in var.streams : {")
     assert 'sync_mode = "incremental_deduped_history"' in streams
-    assert "cursor_field = [var.cursor_field]" in streams and "primary_key = [[var.primary_key]]" in streams
-    defaults = _defaults(airbyte)
-    assert defaults["cursor_field"] == "updated_at" and defaults["primary_key"] == "record_id"
+    assert "cursor_field = [stream.cursor_field]" in streams
+    assert "primary_key = [for column in stream.primary_key : [column]]" in streams
+    # The keys agree with the local replicator's (tests/unit/sinks/test_event_tables.py).
+    tables = _defaults(airbyte)["streams"]
+    assert set(tables) == {"encounters", "surveillance_alerts", "dead_letters"}
+    assert tables["encounters"] == {"primary_key": ["record_id"]}
+    assert "cursor_field = optional(string, \"updated_at\")" in airbyte.variables()["streams"]["type"]
     assert expr(connection["source_id"]) == "airbyte_source.postgres.source_id"
     assert expr(connection["destination_id"]) == "airbyte_destination.redshift.destination_id"
     connectors = {b.name: b.body["connector_name"] for b in airbyte.of("data", "airbyte_connector_configuration")}
     assert connectors == {"postgres": "source-postgres", "redshift": "destination-redshift"}
+
+
+def find_ungranted_streams(readme: str, streams: set[str], writer: str) -> list[str]:
+    """Airbyte streams that step 2 of the first deployment does not let airbyte_reader read."""
+    step = re.search(r"^2\. Create the database roles.*?(?=^3\. )", readme, flags=re.M | re.S)
+    if step is None:
+        return ["no step 2 (database roles) in terraform/README.md"]
+    text = step.group(0)
+    findings = [f"{table}: not named in step 2" for table in sorted(streams) if not re.search(rf"`{table}`", text)]
+    publication = re.search(r"CREATE PUBLICATION \w+ FOR TABLE ([\w, ]+);", text)
+    if publication is None or {t.strip() for t in publication.group(1).split(",")} != streams:
+        findings.append("the CDC publication does not list exactly the streams")
+    for grant in (rf"ALTER DEFAULT PRIVILEGES FOR ROLE {writer} IN SCHEMA public\s+GRANT SELECT ON TABLES TO airbyte_reader",
+                  r"GRANT SELECT ON ALL TABLES IN SCHEMA public TO airbyte_reader"):
+        if not re.search(grant, text):
+            findings.append(f"missing: {grant}")
+    return findings
+
+
+def test_readme_lets_the_airbyte_reader_read_every_stream(modules):
+    readme = (tf_model.TERRAFORM_DIR / "README.md").read_text(encoding="utf-8")
+    streams = set(_defaults(modules["airbyte"])["streams"])
+    writer = _defaults(modules["stream_services"])["rds_iam_db_user"]
+    assert find_ungranted_streams(readme, streams, writer) == []
+    # What the check catches: a stream step 2 does not name, a role that is not the writer.
+    assert find_ungranted_streams(readme, streams | {"clinic_stock"}, writer) == [
+        "clinic_stock: not named in step 2", "the CDC publication does not list exactly the streams"]
+    assert len(find_ungranted_streams(readme, streams, "daas_other_writer")) == 1
