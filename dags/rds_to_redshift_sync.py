@@ -1,8 +1,9 @@
-"""rds_to_redshift_sync: RDS encounters into the warehouse, incremental and deduplicated.
+"""rds_to_redshift_sync: the RDS ops tables into the warehouse, incremental and deduplicated.
 
 On AWS an Airbyte connection does the sync; locally the Airbyte stand-in
 (``warehouse.replicator``) does, with the same semantics. Which one runs is decided at
-run time from the Airflow Variable ``daas_warehouse`` (``rds_sync``).
+run time from the Airflow Variable ``daas_warehouse`` (``rds_sync``). A sync that wrote
+rows is published (``warehouse.jobs.publish``), as ``warehouse_copy`` publishes its loads.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from airflow.providers.airbyte.operators.airbyte import AirbyteTriggerSyncOperat
 from airflow.providers.airbyte.sensors.airbyte import AirbyteJobSensor
 from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.utils.trigger_rule import TriggerRule
 
 from warehouse.orchestration import (
     TAGS,
     fatal_errors_fail_fast,
+    redshift_client_factory,
     runtime_config,
     schedule_setting,
     task_defaults,
@@ -41,11 +44,16 @@ with DAG(
 `warehouse_available` skips the run while the Redshift cluster is paused (the
 lifecycle never pauses under a running sync). `choose_sync` reads `rds_sync` from the Variable: **airbyte** triggers the Airbyte
 connection (`airbyte_connection_id`, through the Airflow connection named by
-`[daas] airbyte_conn_id`, default `airbyte_default`; incremental, append + deduped on `record_id`,
-cursor on `updated_at`) with `AirbyteTriggerSyncOperator(asynchronous=True)` and waits
+`[daas] airbyte_conn_id`, default `airbyte_default`; incremental, append + deduped on each
+table's key, cursor on `updated_at`) with `AirbyteTriggerSyncOperator(asynchronous=True)` and waits
 with a deferrable `AirbyteJobSensor`, so no worker slot is held while Airbyte works;
-**replicator** (the default, local) runs `warehouse.replicator` into `<rds>.encounters`.
-Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
+**replicator** (the default, local) runs `warehouse.replicator` into `<rds>`: encounters,
+surveillance alerts and dead letters. Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
+
+The published views are a snapshot taken at each publish, so `sync_wrote_rows` asks
+whichever sync ran how many rows it wrote (the replicator's report; the Airbyte job's
+`rowsSynced`, publishing as well when Airbyte does not say) and `publish_analytics`
+republishes only then, under the warehouse's load lease, as `warehouse_copy` does.
 """,
 ) as dag:
 
@@ -96,7 +104,44 @@ Every 15 minutes (Airflow config `[daas] rds_sync_cron`).
         doc_md="Wait (deferred, in the triggerer) for the Airbyte job to succeed; fail if it fails or is cancelled.",
     )
 
+    @task.short_circuit(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+                        doc_md="Go on to publish only when the sync that ran wrote rows.")
+    @fatal_errors_fail_fast
+    def sync_wrote_rows() -> bool:
+        import logging
+
+        from airflow.providers.airbyte.hooks.airbyte import AirbyteHook
+        from airflow.sdk import get_current_context
+
+        ti = get_current_context()["ti"]
+        local = ti.xcom_pull(task_ids="replicate_locally")
+        if local is not None:
+            rows = local["rows_written"]
+        else:
+            job_id = int(ti.xcom_pull(task_ids="airbyte_trigger_sync"))
+            rows = AirbyteHook(airbyte_conn_id=AIRBYTE_CONN_ID).get_job_details(job_id).rows_synced
+        logging.getLogger(__name__).info("the sync wrote %s rows", "an unreported number of" if rows is None else rows)
+        return rows is None or rows > 0
+
+    @task(doc_md="Republish the analytics views and the published snapshot, under the load lease.")
+    @fatal_errors_fail_fast
+    def publish_analytics() -> int:
+        from daas.settings import load_settings
+        from warehouse import jobs
+
+        config, settings = runtime_config(), load_settings()
+        aws_client = redshift_client_factory(config)
+        # One publish at a time and none during a load (two at once deadlock on PostgreSQL
+        # and conflict under Redshift's serializable isolation): a held lease is
+        # LoadInProgress, retried with backoff.
+        with jobs.open_warehouse(config, settings, aws_client=aws_client) as warehouse:
+            warehouse.ensure_tables()
+            with warehouse.lease(seconds=config.lease_seconds):
+                return jobs.publish(config, settings, aws_client=aws_client)
+
     choice = choose_sync()
     warehouse_available() >> choice
-    choice >> replicate_locally()
-    choice >> trigger >> wait
+    synced = sync_wrote_rows()
+    choice >> replicate_locally() >> synced
+    choice >> trigger >> wait >> synced
+    synced >> publish_analytics()

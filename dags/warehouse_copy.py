@@ -46,8 +46,10 @@ catches up), then `load_manifests` loads each manifest the S3
 sink committed and the load-audit table does not list yet: COPY into staging, MERGE
 into `<lake>.encounters` on `record_id`, audit row — one transaction per manifest,
 so a second run loads nothing. `publish_analytics` then refreshes the analytics
-views and the reference population. Target (PostgreSQL locally, Redshift on AWS) and
-schemas come from the Airflow Variable `daas_warehouse`; the lake from `DAAS_*` settings.
+views, the published snapshot and the reference population, holding the load lease so
+that it never runs beside a load or `rds_to_redshift_sync`'s publish. Target
+(PostgreSQL locally, Redshift on AWS) and schemas come from the Airflow Variable
+`daas_warehouse`; the lake from `DAAS_*` settings.
 """,
 ) as dag:
 
@@ -65,13 +67,20 @@ schemas come from the Airflow Variable `daas_warehouse`; the lake from `DAAS_*` 
         config = runtime_config()
         return jobs.copy_lake(config, load_settings(), aws_client=redshift_client_factory(config)).as_dict()
 
-    @task(doc_md="Recreate the analytics and published views; refresh district populations.")
+    @task(doc_md="Republish the analytics views and the published snapshot, under the load lease.")
     @fatal_errors_fail_fast
     def publish_analytics() -> int:
         from daas.settings import load_settings
         from warehouse import jobs
 
-        config = runtime_config()
-        return jobs.publish(config, load_settings(), aws_client=redshift_client_factory(config))
+        config, settings = runtime_config(), load_settings()
+        aws_client = redshift_client_factory(config)
+        # rds_to_redshift_sync publishes too: one publish at a time and none during a load
+        # (two at once deadlock on PostgreSQL and conflict under Redshift's serializable
+        # isolation); a held lease is LoadInProgress, retried with backoff.
+        with jobs.open_warehouse(config, settings, aws_client=aws_client) as warehouse:
+            warehouse.ensure_tables()
+            with warehouse.lease(seconds=config.lease_seconds):
+                return jobs.publish(config, settings, aws_client=aws_client)
 
     warehouse_available() >> load_manifests() >> publish_analytics()

@@ -5,7 +5,8 @@ It implements exactly what the Airbyte provider 5.2.3 calls through the airbyte-
 ``POST /v1/jobs`` (``submit_sync_connection``), ``GET /v1/jobs/{id}`` (the operator's
 wait, ``AirbyteJobSensor`` and ``AirbyteSyncTrigger``), ``DELETE /v1/jobs/{id}``
 (``cancel_job``) and ``GET /v1/health``. A job's status walks through ``statuses``,
-one step per GET, then stays at the last one.
+one step per GET, then stays at the last one; ``rows_synced`` is the job's ``rowsSynced``
+(left out when None, as Airbyte leaves it out of a job that has not reported it).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ JOB_ID = 4711
 
 
 class AirbyteApi:
-    def __init__(self, statuses: list[str]) -> None:
+    def __init__(self, statuses: list[str], *, rows_synced: int | None = None) -> None:
         self.statuses = list(statuses)
+        self.rows_synced = rows_synced
         self.requests: list[dict[str, Any]] = []
         self.connection_id: str | None = None
         api = self
@@ -90,8 +92,9 @@ class AirbyteApi:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def _job(self, status: str) -> dict[str, Any]:
-        return {"jobId": JOB_ID, "status": status, "jobType": "sync", "connectionId": self.connection_id,
-                "startTime": "2026-11-26T10:00:00Z"}
+        job = {"jobId": JOB_ID, "status": status, "jobType": "sync", "connectionId": self.connection_id,
+               "startTime": "2026-11-26T10:00:00Z"}
+        return job if self.rows_synced is None else {**job, "rowsSynced": self.rows_synced}
 
     def connection_json(self) -> str:
         """The Airflow connection, as an AIRFLOW_CONN_* value."""

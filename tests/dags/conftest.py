@@ -145,14 +145,18 @@ def run_dag(synced_dagbag: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[...
     """Run a DAG once with ``dag.test()``; return ``{task_id: state}``.
 
     ``retries=False`` turns retries off for the run (failure-path tests; the DAG's own
-    retries are asserted in test_dag_definitions).
+    retries are asserted in test_dag_definitions); ``only`` runs just those tasks (a
+    partial subset, without their upstream).
     """
     _failure_context_as_in_production(monkeypatch)
 
-    def run(dag_id: str, *, conf: dict[str, Any] | None = None, retries: bool = True) -> dict[str, str]:
+    def run(dag_id: str, *, conf: dict[str, Any] | None = None, retries: bool = True,
+            only: list[str] | None = None) -> dict[str, str]:
         import copy
 
         dag = copy.deepcopy(synced_dagbag.dags[dag_id]) if not retries else synced_dagbag.dags[dag_id]
+        if only is not None:
+            dag = dag.partial_subset(only, include_upstream=False)
         if not retries:
             _no_retries(dag)
         run = dag.test(run_conf=conf)

@@ -68,14 +68,20 @@ def test_warehouse_copy_runs_every_15_minutes_or_when_manifests_land(dagbag) -> 
     assert dag.get_task("load_manifests").execution_timeout == timedelta(minutes=30)
 
 
-def test_rds_sync_branches_to_airbyte_or_the_local_replicator(dagbag) -> None:  # noqa: ANN001
+def test_rds_sync_branches_to_airbyte_or_the_local_replicator_then_publishes(dagbag) -> None:  # noqa: ANN001
     dag = dagbag.dags["rds_to_redshift_sync"]
     assert dag.timetable.serialize()["expression"] == "*/15 * * * *"
     assert set(dag.task_ids) == {"warehouse_available", "choose_sync", "replicate_locally", "airbyte_trigger_sync",
-                                 "airbyte_wait_for_sync"}
+                                 "airbyte_wait_for_sync", "sync_wrote_rows", "publish_analytics"}
     assert _edges(dag) == {("warehouse_available", "choose_sync"),
                            ("choose_sync", "replicate_locally"), ("choose_sync", "airbyte_trigger_sync"),
-                           ("airbyte_trigger_sync", "airbyte_wait_for_sync")}
+                           ("airbyte_trigger_sync", "airbyte_wait_for_sync"),
+                           ("replicate_locally", "sync_wrote_rows"), ("airbyte_wait_for_sync", "sync_wrote_rows"),
+                           ("sync_wrote_rows", "publish_analytics")}
+    # Whichever branch ran (the other is skipped), and only if it succeeded.
+    wrote = dag.get_task("sync_wrote_rows")
+    assert type(wrote).__name__ == "_ShortCircuitDecoratedOperator"
+    assert wrote.trigger_rule == "none_failed_min_one_success"
     trigger, wait = dag.get_task("airbyte_trigger_sync"), dag.get_task("airbyte_wait_for_sync")
     assert type(trigger).__name__ == "AirbyteTriggerSyncOperator" and trigger.asynchronous is True
     assert type(wait).__name__ == "AirbyteJobSensor" and wait.deferrable is True

@@ -76,3 +76,25 @@ def test_a_bad_manifest_fails_the_run_without_retrying_and_alerts(lake, run_dag,
     loaded = lake["conn"].execute(sql.SQL("select count(*) from {}").format(
         sql.Identifier(lake["lake_schema"], "encounters"))).fetchone()
     assert loaded == (1,)
+
+
+def test_the_publish_waits_for_a_running_load_or_publish(lake, run_dag, stack_settings, airflow_env,  # noqa: ANN001
+                                                          webhook) -> None:  # noqa: ANN001
+    """rds_to_redshift_sync publishes too; two publishes at once deadlock on PostgreSQL and
+    abort on Redshift, so each holds the load lease (its own run's load has released it)."""
+    from warehouse import jobs
+    from warehouse.config import WarehouseConfig
+
+    airflow_env(AIRFLOW_VAR_DAAS_ALERT_WEBHOOK_URL=webhook.url)
+    config = WarehouseConfig(**{k: v for k, v in lake.items() if k.endswith("_schema")})
+    with jobs.open_warehouse(config, stack_settings) as target:
+        target.ensure_tables()
+        with target.lease(holder="rds_to_redshift_sync publish"):
+            states = run_dag("warehouse_copy", retries=False, only=["publish_analytics"])
+    assert states == {"publish_analytics": "failed"}
+    assert webhook.wait()
+    [alert] = webhook.received
+    assert "LoadInProgress" in alert["json"]["daas"]["exception"]
+    assert "rds_to_redshift_sync publish" in alert["json"]["daas"]["exception"]
+    assert lake["conn"].execute("select to_regclass(%s)", [f"{lake['published_schema']}.weekly_cases_country"]) \
+        .fetchone() == (None,)
