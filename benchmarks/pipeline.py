@@ -30,6 +30,7 @@ from benchmarks.observe import CommittedOffsets, LakeManifests, PostgresRows
 from benchmarks.stages import StageProcess, processor_workers, sink_process
 from benchmarks.workspace import Slice
 from daas.kafka import create_admin
+from stream_processors.worker import processor_group
 
 __all__ = ["end_to_end", "latency", "recovery"]
 
@@ -154,12 +155,10 @@ def _wait(procs: list[StageProcess], done: Any, timeout: float, what: str, *, fa
 
 
 def _assignment(admin: AdminClient, piece: Slice) -> dict[str, list[int]]:
-    """Client id → the raw partitions it holds, from the processor group's description."""
-    group = piece.processor_app_id
+    """Client id → the raw SimuHealth partitions it holds, from that topic's processor group."""
+    group = processor_group(piece.settings, piece.topics.raw_simuhealth)
     description = admin.describe_consumer_groups([group], request_timeout=10)[group].result(timeout=20)
-    raw = piece.topics.raw_simuhealth
-    return {m.client_id: sorted(tp.partition for tp in m.assignment.topic_partitions if tp.topic == raw)
-            for m in description.members}
+    return {m.client_id: sorted(tp.partition for tp in m.assignment.topic_partitions) for m in description.members}
 
 
 def recovery(piece: Slice, records: RawRecords, *, rate: float = 4000.0, timeout: float = 120.0) -> dict[str, Any]:
@@ -167,8 +166,7 @@ def recovery(piece: Slice, records: RawRecords, *, rate: float = 4000.0, timeout
 
     The producer keeps ``rate`` records/s flowing into ``piece``'s (empty) raw topic the
     whole time, so every partition always has records to move on to. The victim is the
-    worker holding the most raw SimuHealth partitions (the workers also share the raw
-    sheet topic's)."""
+    worker holding the most raw SimuHealth partitions."""
     settings = piece.settings
     raw = piece.topics.raw_simuhealth
     partitions = list(range(piece.run.partitions))
@@ -178,7 +176,7 @@ def recovery(piece: Slice, records: RawRecords, *, rate: float = 4000.0, timeout
                               kwargs={"count": int(rate * (timeout + 120)), "rate": rate, "should_stop": stop.is_set})
     feeder.start()
     workers = processor_workers(piece, 2)
-    committed = CommittedOffsets(settings, piece.processor_app_id)
+    committed = CommittedOffsets(settings, processor_group(settings, raw))
     try:
         def both_working() -> bool:
             held = _assignment(admin, piece)

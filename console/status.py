@@ -34,13 +34,18 @@ class Stage:
     topics: tuple[str, ...]
 
 
-def stages(settings: Settings, *, s3_group: str = "daas-s3-sink",
-           postgres_group: str = "daas-postgres-sink") -> list[Stage]:
+def stages(settings: Settings, *, s3_group: str = "daas-s3-sink", postgres_group: str = "daas-postgres-sink",
+           alerts_group: str = "daas-alerts-sink", dead_letters_group: str = "daas-dead-letters-sink") -> list[Stage]:
+    from stream_processors.worker import processor_group
+
     t = settings.topics
-    return [Stage("processor", settings.processor_app_id, (t.raw_simuhealth, t.raw_gsheet)),
+    return [Stage("processor (simuhealth)", processor_group(settings, t.raw_simuhealth), (t.raw_simuhealth,)),
+            Stage("processor (gsheet)", processor_group(settings, t.raw_gsheet), (t.raw_gsheet,)),
             Stage("surveillance", settings.surveillance_app_id, (t.surveillance_cases,)),
             Stage("s3 sink", s3_group, (t.clean_lake,)),
-            Stage("postgres sink", postgres_group, (t.clean_ops,))]
+            Stage("postgres sink", postgres_group, (t.clean_ops,)),
+            Stage("alerts sink", alerts_group, (t.surveillance_alerts,)),
+            Stage("dead-letters sink", dead_letters_group, (t.dlq,))]
 
 
 @dataclass

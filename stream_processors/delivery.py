@@ -11,9 +11,9 @@ idempotent sinks absorb, and surveillance counts each input offset once
 
 Exactly once: everything — outputs, dead letters, case changes, changelog entries
 and the input offsets — is one Kafka transaction of librdkafka's transactional
-producer, the offsets sent with the consumer's group metadata (KIP-447), so a
-worker that lost its partitions (a zombie) cannot commit: the broker fences it by
-consumer group generation, whatever the number of workers. A batch whose
+producer, each input group's offsets sent with that consumer's group metadata
+(KIP-447), so a worker that lost its partitions (a zombie) cannot commit: the broker
+fences it by consumer group generation, whatever the number of workers. A batch whose
 transaction is aborted is read again from its first offsets, and its state changes
 are never applied.
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -68,14 +68,23 @@ def _produce_plan(producer: Producer, plan: BatchPlan, cases_topic: str, *, chan
         _produce(producer, topic, record_id.encode(), entry, partition=partition, on_delivery=report)
 
 
+def _by_consumer(consumers: Mapping[str, Consumer], offsets: Mapping[tuple[str, int], int]
+                 ) -> list[tuple[Consumer, list[TopicPartition]]]:
+    """Offsets grouped by the consumer (the group) that reads their topic."""
+    grouped: dict[str, list[TopicPartition]] = {}
+    for (topic, partition), offset in offsets.items():
+        grouped.setdefault(topic, []).append(TopicPartition(topic, partition, offset))
+    return [(consumers[topic], tps) for topic, tps in grouped.items()]
+
+
 class AtLeastOnce:
     """Outputs acknowledged, then state acknowledged, then offsets committed."""
 
     guarantee = "at_least_once"
 
-    def __init__(self, producer: Producer, consumer: Consumer, *, cases_topic: str) -> None:
+    def __init__(self, producer: Producer, consumers: Mapping[str, Consumer], *, cases_topic: str) -> None:
         self._producer = producer
-        self._consumer = consumer
+        self._consumers = consumers  # input topic -> the consumer of its group
         self._cases_topic = cases_topic
 
     def deliver(self, plan: BatchPlan) -> None:
@@ -86,21 +95,18 @@ class AtLeastOnce:
         if plan.changelog:
             _produce_plan(self._producer, plan, self._cases_topic, changelog=True, report=report)
             flush_or_raise(self._producer, report, _FLUSH_TIMEOUT)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in plan.offsets.items()]
-        if offsets:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
+        for consumer, offsets in _by_consumer(self._consumers, plan.offsets):
+            consumer.commit(offsets=offsets, asynchronous=True)
 
     def commit_now(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit synchronously (before partitions are handed over, and at shutdown)."""
-        if not offsets:
-            return
-        try:
-            self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                                  asynchronous=False)
-        except KafkaException as exc:
-            # The partitions moved already; their next owner reads from the last
-            # commit and the idempotent outputs absorb the repeat.
-            log.warning("could not commit %s before handing the partitions over: %s", offsets, exc)
+        for consumer, tps in _by_consumer(self._consumers, offsets):
+            try:
+                consumer.commit(offsets=tps, asynchronous=False)
+            except KafkaException as exc:
+                # The partitions moved already; their next owner reads from the last
+                # commit and the idempotent outputs absorb the repeat.
+                log.warning("could not commit %s before handing the partitions over: %s", tps, exc)
 
     def close(self) -> None:
         self._producer.flush(_FLUSH_TIMEOUT)
@@ -111,9 +117,10 @@ class ExactlyOnce:
 
     guarantee = "exactly_once"
 
-    def __init__(self, producer: Producer, consumer: Consumer, *, cases_topic: str, timeout: float = 60.0) -> None:
+    def __init__(self, producer: Producer, consumers: Mapping[str, Consumer], *, cases_topic: str,
+                 timeout: float = 60.0) -> None:
         self._producer = producer
-        self._consumer = consumer
+        self._consumers = consumers  # input topic -> the consumer of its group
         self._cases_topic = cases_topic
         self._timeout = timeout
         self._call(lambda: producer.init_transactions(timeout), "init_transactions")
@@ -125,9 +132,9 @@ class ExactlyOnce:
         try:
             _produce_plan(producer, plan, self._cases_topic, changelog=False)
             _produce_plan(producer, plan, self._cases_topic, changelog=True)
-            offsets = [TopicPartition(t, p, o) for (t, p), o in plan.offsets.items()]
-            self._call(lambda: producer.send_offsets_to_transaction(
-                offsets, self._consumer.consumer_group_metadata(), self._timeout), "send_offsets_to_transaction")
+            for consumer, offsets in _by_consumer(self._consumers, plan.offsets):  # each group's, fenced by it
+                self._call(lambda c=consumer, o=offsets: producer.send_offsets_to_transaction(
+                    o, c.consumer_group_metadata(), self._timeout), "send_offsets_to_transaction")
             self._call(lambda: producer.commit_transaction(self._timeout), "commit_transaction")
         except KafkaException as exc:
             err = exc.args[0]

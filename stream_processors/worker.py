@@ -1,8 +1,12 @@
 """The processor worker: raw topics in; clean routes, dead letters and case changes out, per batch.
 
-One thread, one librdkafka consumer in the group ``DAAS_PROCESSOR_APP_ID``
-(cooperative-sticky assignment, a short session timeout so a dead worker's
-partitions move within seconds), one producer. Each turn of the loop:
+One thread, one producer, and one librdkafka consumer per raw topic, each in its own
+group (``processor_group``: ``<DAAS_PROCESSOR_APP_ID>-simuhealth`` and ``-gsheet``;
+cooperative-sticky assignment, a short session timeout so a dead worker's
+partitions move within seconds). A group per topic, because the cooperative-sticky
+assignor balances a member's total partition count, not each topic's: with one
+group over both topics, one of two workers would often get every SimuHealth
+partition and the other the (nearly idle) sheet ones. Each turn of the loop:
 
 1. restore the de-duplication state of newly assigned partitions from their
    changelog, after the group's committed offset for them is stable (they stay
@@ -55,7 +59,7 @@ from stream_processors.pipeline import InputMessage, Processor
 from stream_processors.reference_view import country_aliases, load_reference
 from stream_processors.transform import Context
 
-__all__ = ["ProcessorWorker", "WorkerStats", "build_processor", "serve"]
+__all__ = ["ProcessorWorker", "WorkerStats", "build_processor", "processor_group", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +108,12 @@ class WorkerStats:
     counts: Counter[str] = field(default_factory=Counter)  # clean, dead_lettered, duplicates, ...
 
 
+def processor_group(settings: Settings, input_topic: str) -> str:
+    """The consumer group that reads ``input_topic`` (one per raw topic, see the module)."""
+    source = "simuhealth" if input_topic == settings.topics.raw_simuhealth else "gsheet"
+    return f"{settings.processor_app_id}-{source}"
+
+
 def build_processor(settings: Settings) -> Processor:
     """The batch transform for ``settings``: codec, routes, reference data and the patient key."""
     secret = settings.require("patient_key_secret").encode()
@@ -126,7 +136,7 @@ def build_processor(settings: Settings) -> Processor:
 class ProcessorWorker:
     """One member of the processor's consumer group; ``run`` until told to stop."""
 
-    def __init__(self, settings: Settings, *, poll_timeout: float = 0.2, instance_id: str | None = None,
+    def __init__(self, settings: Settings, *, poll_timeout: float = 0.05, instance_id: str | None = None,
                  telemetry: Telemetry | None = None) -> None:
         self.settings = settings
         self.batch_size = settings.processor_batch_size
@@ -143,7 +153,8 @@ class ProcessorWorker:
         self._states: dict[TopicPart, PartitionState] = {}
         self._restoring: set[TopicPart] = set()
         self._processed: dict[TopicPart, int] = {}  # next offset, per partition, since the last commit_now
-        self._consumer: Consumer | None = None
+        self._consumers: dict[str, Consumer] = {}  # input topic -> its group's consumer
+        self._turn = 0
         self._delivery: AtLeastOnce | ExactlyOnce | None = None
         self._reader: ChangelogReader | None = None
         self._last_record = time.monotonic()
@@ -159,8 +170,9 @@ class ProcessorWorker:
         ensure_changelogs(settings, self.inputs)
         exactly_once = settings.processing_guarantee == "exactly_once"
         client_id = f"{settings.processor_app_id}-{self.instance_id}"
-        consumer = self._consumer = create_consumer(settings, settings.processor_app_id, **_CONSUMER,
-                                                    **{"client.id": client_id})
+        consumers = self._consumers = {
+            topic: create_consumer(settings, processor_group(settings, topic), **_CONSUMER, **{"client.id": client_id})
+            for topic in self.inputs}
         producer_config: dict[str, Any] = dict(_PRODUCER)
         if exactly_once:
             producer_config.update({"transactional.id": client_id,
@@ -168,29 +180,43 @@ class ProcessorWorker:
                                     "message.timeout.ms": _TRANSACTION_TIMEOUT_MS})
         producer = create_producer(settings, **producer_config, **{"client.id": client_id})
         cases = settings.topics.surveillance_cases
-        self._delivery = (ExactlyOnce(producer, consumer, cases_topic=cases) if exactly_once
-                          else AtLeastOnce(producer, consumer, cases_topic=cases))
+        self._delivery = (ExactlyOnce(producer, consumers, cases_topic=cases) if exactly_once
+                          else AtLeastOnce(producer, consumers, cases_topic=cases))
         self._reader = ChangelogReader(settings)
-        consumer.subscribe(self.inputs, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                           on_lost=self._on_lost)
-        log.info("processor %s (%s) joined group %s", self.instance_id, self._delivery.guarantee,
-                 settings.processor_app_id)
+        for topic, consumer in consumers.items():
+            consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        log.info("processor %s (%s) joined groups %s", self.instance_id, self._delivery.guarantee,
+                 sorted(processor_group(settings, t) for t in consumers))
         self._last_record = time.monotonic()
         try:
             while not should_stop():
                 self.telemetry.beat()
                 self._restore_assigned()
-                self._step(consumer.consume(self.batch_size, timeout=self.poll_timeout))
+                self._step(self._consume())
                 self._measure_lag()
                 if stop_when_idle is not None and self._idle_for(stop_when_idle):
                     break
             self._delivery.commit_now(self._processed)
             self._processed.clear()
         finally:
-            consumer.close()  # leaves the group: the partitions move now, not after the session timeout
+            for consumer in consumers.values():
+                consumer.close()  # leaves the groups: the partitions move now, not after the session timeout
             self._delivery.close()
             self._reader.close()
         return self.stats
+
+    def _consume(self) -> list[Any]:
+        """Up to a batch from every input: the first consumer asked may wait, the others are only
+        asked for what they hold; who goes first rotates, so a busy topic starves no other."""
+        order = list(self._consumers.values())
+        self._turn = (self._turn + 1) % len(order)
+        messages: list[Any] = []
+        for i, consumer in enumerate(order[self._turn:] + order[:self._turn]):
+            wanted = self.batch_size - len(messages)
+            if wanted <= 0:
+                break
+            messages += consumer.consume(wanted, timeout=self.poll_timeout if i == 0 else 0)
+        return messages
 
     def _idle_for(self, seconds: float) -> bool:
         return not self._restoring and time.monotonic() - self._last_record >= seconds
@@ -226,14 +252,16 @@ class ProcessorWorker:
         """Restore the state of assigned partitions, then let them be read from the committed offset."""
         if not self._restoring:
             return
-        consumer, reader = self._consumer, self._reader
-        assert consumer is not None and reader is not None
+        reader = self._reader
+        assert reader is not None
         pending = sorted(self._restoring)
         try:
             # Read first: with read_committed this waits until no transaction that
             # commits offsets for these partitions is open, so the changelog read
             # next includes everything those offsets stand for.
-            committed = consumer.committed([TopicPartition(t, p) for t, p in pending], timeout=30)
+            committed = [found for topic in sorted({t for t, _p in pending})
+                         for found in self._consumers[topic].committed(
+                             [TopicPartition(t, p) for t, p in pending if t == topic], timeout=30)]
         except KafkaException as exc:
             log.warning("reading committed offsets of %s: %s; trying again", pending, exc)
             time.sleep(_STATE_RETRY_SECONDS)
@@ -254,6 +282,7 @@ class ProcessorWorker:
             self._states[key] = state
             self._restoring.discard(key)
             self.stats.restored += len(state)
+            consumer = self._consumers[tp.topic]
             consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
             consumer.resume([TopicPartition(tp.topic, tp.partition)])
             log.info("restored %s[%d] (%d entries); reading from %s", tp.topic, tp.partition, len(state),
@@ -288,7 +317,7 @@ class ProcessorWorker:
         self.stats.consumed += len(batch)
 
     def _deliver(self, plan: BatchPlan, batch: list[InputMessage], began: float) -> None:
-        assert self._delivery is not None and self._consumer is not None
+        assert self._delivery is not None
         try:
             self._delivery.deliver(plan)
         except TransactionAborted:
@@ -296,7 +325,7 @@ class ProcessorWorker:
             self._metrics.aborted.inc()
             for (topic, partition), first in plan.first_offsets.items():
                 if (topic, partition) in self._states:
-                    self._consumer.seek(TopicPartition(topic, partition, first))
+                    self._consumers[topic].seek(TopicPartition(topic, partition, first))
             return
         for tp, changes in plan.state_changes.items():
             state = self._states.get(tp)
@@ -324,17 +353,19 @@ class ProcessorWorker:
     def _measure_lag(self) -> None:
         """Lag per partition from the consumer's cached watermarks, every few seconds."""
         now = time.monotonic()
-        if now - self._lag_checked < 5 or self._consumer is None:
+        if now - self._lag_checked < 5:
             return
         self._lag_checked = now
-        consumer, group = self._consumer, self.settings.processor_app_id
-        for tp in consumer.position([TopicPartition(t, p) for t, p in self._states]):
-            try:
-                _low, high = consumer.get_watermark_offsets(tp, cached=True)
-            except KafkaException:
-                continue
-            if tp.offset >= 0 and high >= 0:
-                self._metrics.lag.labels(group, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+        for topic, consumer in self._consumers.items():
+            held = [TopicPartition(t, p) for t, p in self._states if t == topic]
+            group = processor_group(self.settings, topic)
+            for tp in consumer.position(held) if held else []:
+                try:
+                    _low, high = consumer.get_watermark_offsets(tp, cached=True)
+                except KafkaException:
+                    continue
+                if tp.offset >= 0 and high >= 0:
+                    self._metrics.lag.labels(group, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
 
     def _consumer_error(self, err: KafkaError) -> None:
         if err.fatal():

@@ -92,7 +92,9 @@ def _raw_consumed(run: Run) -> int:
 
     from daas.kafka import create_consumer
 
-    consumer = create_consumer(run.settings, run.name)
+    from stream_processors.worker import processor_group
+
+    consumer = create_consumer(run.settings, processor_group(run.settings, run.topics.raw_simuhealth))
     try:
         parts = consumer.list_topics(run.topics.raw_simuhealth, timeout=10).topics[run.topics.raw_simuhealth].partitions
         committed = consumer.committed([TopicPartition(run.topics.raw_simuhealth, p) for p in parts], timeout=10)

@@ -59,7 +59,7 @@ def test_status_reports_the_lag_it_is_given_and_the_records_per_second_of_a_runn
     assert status["lag_by_stage"]["postgres sink"] == 600
     assert status["dead_letters"] == {"icd10_unknown": 2, "decode_error": 1}
     assert status["topic_sizes"][run.topics.dlq] == 3
-    assert status["records_per_s"]["processor"] > 0
+    assert status["records_per_s"]["processor (simuhealth)"] > 0
     assert {"lake_rows", "rds_rows", "last_load_at"} <= set(status["warehouse"])
 
 
