@@ -158,6 +158,9 @@ class _Surveillance:
             await (await self.alerts.send(key=alert.identity().encode(), value=json.dumps(alert.as_dict()).encode()))
         self.table[message.district] = state.to_value()
         self._changed.update((message.district, group, week) for group, week in applied.touched)
+        for (group, week), cases in applied.swept:  # their final count, before the state forgets them
+            self._changed.discard((message.district, group, week))
+            self._publish(message.district, group, week, cases)
         applied_changes = len(message.changes) - applied.repeated - applied.late
         self.stats["messages"] += 1
         self.stats["changes"] += applied_changes
@@ -183,7 +186,8 @@ class _Surveillance:
                 if value is None:
                     continue  # moved to another worker, which publishes it on recovery
                 states[district] = DistrictState.from_value(district, value)
-            self._publish(states[district], group, week)
+            state = states[district]
+            self._publish(district, group, week, state.counts.get((group, week), 0))
         self._producer().poll(0)
         if self.report.failed:
             log.error("%d count messages were not delivered (first: %s); they are sent again when their "
@@ -197,14 +201,13 @@ class _Surveillance:
         for district, value in list(self.table.items()):
             state = DistrictState.from_value(district, value)
             districts += 1
-            for group, week in state.counts:
-                self._publish(state, group, week)
+            for (group, week), cases in state.counts.items():
+                self._publish(district, group, week, cases)
                 counts += 1
         log.info("recovered: holding %d districts; published their %d weekly counts again", districts, counts)
 
-    def _publish(self, state: DistrictState, group: str, week: str) -> None:
-        key, value = count_message(state.district, group, week, state.counts.get((group, week), 0),
-                                   self.populations.get(state.district))
+    def _publish(self, district: str, group: str, week: str, cases: int) -> None:
+        key, value = count_message(district, group, week, cases, self.populations.get(district))
         self._published.inc()
         while True:
             try:

@@ -43,6 +43,8 @@ class Applied:
     touched: list[tuple[str, str]]
     repeated: int  # changes at offsets already applied
     late: int  # changes for weeks older than the horizon
+    # Weeks that fell out of the horizon, with their final counts: the last word on them.
+    swept: list[tuple[tuple[str, str], int]] = field(default_factory=list)
 
 
 @dataclass
@@ -104,18 +106,18 @@ class DistrictState:
                 self.newest_week = week
         if last > mark:
             self.marks[message.source] = last
-        self._sweep(horizon_weeks)
+        swept = self._sweep(horizon_weeks)
         oldest = self.oldest_kept(horizon_weeks)
-        return Applied(sorted(k for k in touched if oldest is None or k[1] >= oldest), repeated, late)
+        return Applied(sorted(k for k in touched if oldest is None or k[1] >= oldest), repeated, late, swept)
 
-    def _sweep(self, horizon_weeks: int) -> None:
+    def _sweep(self, horizon_weeks: int) -> list[tuple[tuple[str, str], int]]:
         oldest = self.oldest_kept(horizon_weeks)
         if oldest is None:
-            return
-        for key in [k for k in self.counts if k[1] < oldest]:
-            del self.counts[key]
+            return []
+        swept = sorted((key, self.counts.pop(key)) for key in [k for k in self.counts if k[1] < oldest])
         for identity in [i for i, a in self.alerts.items() if a["epi_week"] < oldest]:
             del self.alerts[identity]
+        return swept
 
     # -- detection -------------------------------------------------------------------
 

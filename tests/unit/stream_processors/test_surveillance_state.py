@@ -93,3 +93,13 @@ def test_groups_outside_the_surveillance_list_are_counted_but_never_alerted() ->
     offset = _steady(state, weeks[:10], 4)
     applied = state.apply(_message("raw:0", *[(offset + i + 1, "malaria", weeks[10], 1) for i in range(40)]), HORIZON)
     assert state.detect(applied.touched, horizon_weeks=HORIZON, population=100_000, diseases={"cholera"}) == []
+
+
+def test_a_swept_week_hands_over_its_final_count() -> None:
+    """The counts topic keeps the last count of a week that left the live horizon: the
+    sweep returns it, so it is published even when it changed in the same second."""
+    state = DistrictState(DISTRICT)
+    state.apply(_message("raw:0", (1, "malaria", "2026W01", 1), (2, "malaria", "2026W01", 1)), HORIZON)
+    applied = state.apply(_message("raw:0", (3, "malaria", shift_week("2026W01", HORIZON), 1)), HORIZON)
+    assert applied.swept == [(("malaria", "2026W01"), 2)]
+    assert ("malaria", "2026W01") not in state.counts
