@@ -27,9 +27,11 @@ __all__ = [
     "HEADER_PREFIX",
     "PIPELINE_VERSION",
     "DeadLetter",
+    "Provenance",
     "Reason",
     "Source",
     "message_size",
+    "parse_headers",
 ]
 
 HEADER_PREFIX = "dlq."
@@ -162,3 +164,47 @@ class DeadLetter:
         return replace(self, key=(self.key or b"")[:PREFIX_BYTES] or None, value=value[:PREFIX_BYTES],
                        reasons=reasons, original_headers=[(k, v[:PREFIX_BYTES]) for k, v in self.original_headers[:20]],
                        original_size=len(value), original_sha256=hashlib.sha256(value).hexdigest())
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the ``dlq.*`` headers of a dead-letter message say (``parse_headers``)."""
+
+    reason: str
+    reasons: list[dict[str, str | None]]  # code, field, message — in the order the stage found them
+    stage: str
+    stage_version: str | None
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    source_timestamp_ms: int | None
+    failed_at_ms: int | None
+    truncated: bool
+    original_size: int | None
+
+
+def parse_headers(headers: Sequence[tuple[str, bytes | None]]) -> Provenance | None:
+    """The provenance in a message's headers, or None when they are not a dead letter's
+    (a message not written by a stage of this pipeline, or headers that do not parse)."""
+    ours = {k[len(HEADER_PREFIX):]: v.decode(errors="replace").replace("\x00", "")
+            for k, v in headers if k.startswith(HEADER_PREFIX) and v is not None}
+    if not ours.get("reason") or not ours.get("source.topic"):
+        return None
+    try:
+        listed = json.loads(ours.get("reasons") or "[]")
+        reasons = [{"code": str(r["code"]), "field": None if r.get("field") is None else str(r["field"]),
+                    "message": str(r.get("message") or "")}
+                   for r in listed if isinstance(r, dict) and r.get("code")] if isinstance(listed, list) else []
+
+        def number(name: str) -> int | None:
+            return int(ours[name]) if ours.get(name) else None
+
+        return Provenance(
+            reason=ours["reason"], reasons=reasons or [{"code": ours["reason"], "field": None, "message": ""}],
+            stage=ours.get("stage") or "unknown", stage_version=ours.get("stage.version") or None,
+            source_topic=ours["source.topic"], source_partition=int(ours.get("source.partition") or -1),
+            source_offset=int(ours.get("source.offset") or -1), source_timestamp_ms=number("source.timestamp"),
+            failed_at_ms=number("failed_at"), truncated=ours.get("truncated") == "true",
+            original_size=number("original.size"))
+    except ValueError:
+        return None

@@ -14,7 +14,6 @@ Called by ``daas dlq``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import TopicPartition
 
-from daas.dead_letter import HEADER_PREFIX
+from daas.dead_letter import HEADER_PREFIX, parse_headers
 from daas.errors import DaasError
 from daas.kafka import DeliveryReport, create_consumer, create_producer, flush_or_raise
 from daas.settings import Settings
@@ -57,21 +56,16 @@ class DeadLetterEntry:
 
 def _entry(msg: object) -> DeadLetterEntry | None:
     headers = list(msg.headers() or [])  # type: ignore[attr-defined]
-    ours = {k[len(HEADER_PREFIX):]: v.decode(errors="replace") for k, v in headers if k.startswith(HEADER_PREFIX)}
-    if "reason" not in ours or "source.topic" not in ours:
+    said = parse_headers(headers)
+    if said is None:
         return None  # not written by a stage of this pipeline
-    try:
-        reasons = json.loads(ours.get("reasons", "[]"))
-    except ValueError:
-        reasons = []
     return DeadLetterEntry(
         partition=msg.partition(), offset=msg.offset(),  # type: ignore[attr-defined]
-        failed_at_ms=int(ours.get("failed_at") or msg.timestamp()[1]),  # type: ignore[attr-defined]
-        reason=ours["reason"], reasons=reasons, stage=ours.get("stage", ""),
-        source_topic=ours["source.topic"], source_partition=int(ours.get("source.partition", -1)),
-        source_offset=int(ours.get("source.offset", -1)), key=msg.key(), value=msg.value(),  # type: ignore[attr-defined]
-        original_headers=[(k, v) for k, v in headers if not k.startswith(HEADER_PREFIX)],
-        truncated=ours.get("truncated") == "true")
+        failed_at_ms=said.failed_at_ms or msg.timestamp()[1],  # type: ignore[attr-defined]
+        reason=said.reason, reasons=said.reasons, stage=said.stage, source_topic=said.source_topic,
+        source_partition=said.source_partition, source_offset=said.source_offset,
+        key=msg.key(), value=msg.value(),  # type: ignore[attr-defined]
+        original_headers=[(k, v) for k, v in headers if not k.startswith(HEADER_PREFIX)], truncated=said.truncated)
 
 
 def read_dead_letters(settings: Settings, *, since_ms: int | None = None, until_ms: int | None = None,

@@ -45,14 +45,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from daas.dead_letter import HEADER_PREFIX, INVALID_VALUE, REQUIRED_MISSING, Reason
-from daas.errors import ConfigurationError, DecodeError, Retryable, SinkError
+from daas.dead_letter import INVALID_VALUE, REQUIRED_MISSING, Reason, parse_headers
+from daas.errors import DecodeError
 from daas.settings import Settings
 from sinks.base.batch import Batch, Record, Rejection
 from sinks.base.contract import PartitionPlan, PartitionStart, Sink, ValueDecoder
 from sinks.base.policy import FlushPolicy
 from sinks.event_tables import ALERTS, DEAD_LETTERS, UPDATED_AT, OpsTable
-from sinks.postgres import _INSUFFICIENT_PRIVILEGE, _MISCONFIGURED, _first_line, classify, describe_dsn
+from sinks.destinations.rds import RdsConnection
 from stream_processors.surveillance.detection import Alert
 
 __all__ = ["DEFAULT_POLICY", "AlertsSink", "DeadLettersSink", "decode_json_object"]
@@ -96,13 +96,11 @@ class _EventsSink(Sink):
 
     def __init__(self, settings: Settings, *, schema: str = "public", policy: FlushPolicy | None = None,
                  statement_timeout_ms: int = 30_000, connect_timeout: int = 5) -> None:
-        self._dsn = settings.require("rds_dsn")
-        self._where = describe_dsn(self._dsn)
         self.schema = schema
         self.policy = policy or DEFAULT_POLICY
-        self._statement_timeout_ms = statement_timeout_ms
-        self._connect_timeout = connect_timeout
-        self._conn: psycopg.Connection | None = None
+        self._rds = RdsConnection(settings, writer=f"{self.name} ({schema}.{self.table.name})", schema=schema,
+                                  prepare=self._create_table, statement_timeout_ms=statement_timeout_ms,
+                                  connect_timeout=connect_timeout)
         self._identifier = sql.Identifier(schema, self.table.name)
         self._cols = sql.SQL(", ").join(map(sql.Identifier, self.table.names))
         self._stage = sql.SQL("create temp table _stage (like {} including defaults) on commit drop").format(
@@ -120,47 +118,18 @@ class _EventsSink(Sink):
     def _rows(self, batch: Batch) -> tuple[list[tuple[Any, ...]], list[Rejection]]:
         raise NotImplementedError
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout,
-                                       options=f"-c statement_timeout={self._statement_timeout_ms}")
-            except psycopg.Error as exc:
-                raise self._translate(exc, "connecting") from exc
-            try:
-                with conn.transaction():
-                    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (self.qualified,))
-                    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(self.schema)))
-                    conn.execute(self.table.create(self.schema))
-            except psycopg.Error as exc:
-                conn.close()
-                raise self._translate(exc, f"creating {self.qualified}") from exc
-            self._conn = conn
-        return self._conn
-
-    def _translate(self, exc: psycopg.Error, doing: str) -> Exception:
-        if doing == "connecting" and _MISCONFIGURED.search(str(exc)):
-            return ConfigurationError(f"PostgreSQL at {self._where} refused the connection DAAS_RDS_DSN describes: "
-                                      f"{_first_line(exc)}; fix the user, password, database, host or TLS options "
-                                      "in DAAS_RDS_DSN")
-        if exc.sqlstate == _INSUFFICIENT_PRIVILEGE:
-            return ConfigurationError(f"the DAAS_RDS_DSN user at {self._where} may not {doing}: {_first_line(exc)}; "
-                                      f"grant it USAGE and CREATE on schema {self.schema!r} (or create the table "
-                                      "as its owner)")
-        if classify(exc) == "retry":
-            if self._conn is not None and (self._conn.broken or isinstance(exc, psycopg.OperationalError)):
-                self._conn.close()
-            return Retryable(f"PostgreSQL at {self._where} (DAAS_RDS_DSN) unavailable {doing} "
-                             f"({exc.sqlstate or 'connection'}): {_first_line(exc)}")
-        return SinkError(f"{self.name} cannot write {self.qualified} ({doing}): "
-                         f"{exc.sqlstate or type(exc).__name__}: {exc}".strip())
+    def _create_table(self, conn: psycopg.Connection) -> None:
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (self.qualified,))
+            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(self.schema)))
+            conn.execute(self.table.create(self.schema))
 
     def prepare(self, start: PartitionStart) -> PartitionPlan:
-        self._connection()  # create the table before the first write
+        self._rds.get()  # create the table before the first write
         return PartitionPlan()
 
     def write(self, batch: Batch) -> list[Rejection]:
-        conn = self._connection()  # before decoding: while PostgreSQL is away, a retry costs little
+        conn = self._rds.get()  # before decoding: while PostgreSQL is away, a retry costs little
         rows, rejected = self._rows(batch)
         if not rows:
             return rejected
@@ -172,13 +141,11 @@ class _EventsSink(Sink):
                         copy.write_row(row)
                 cur.execute(self._merge)
         except psycopg.Error as exc:
-            raise self._translate(exc, f"writing {len(rows)} rows") from exc
+            raise self._rds.translate(exc, f"writing {len(rows)} rows") from exc
         return rejected
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._rds.close()
 
 
 class AlertsSink(_EventsSink):
@@ -281,26 +248,13 @@ class DeadLettersSink(_EventsSink):
 
 def dead_letter_row(record: Record, source_name: Callable[[str], str | None]) -> tuple[Any, ...] | None:
     """The ``dead_letters`` row of one message from its headers, or None when they are not a
-    dead letter's (missing or malformed ``dlq.*`` headers)."""
-    ours = {k[len(HEADER_PREFIX):]: v.decode(errors="replace").replace("\x00", "")
-            for k, v in record.headers if k.startswith(HEADER_PREFIX) and v is not None}
-    if not ours.get("reason") or not ours.get("source.topic"):
+    dead letter's (missing or malformed ``dlq.*`` headers). Reason messages are left out."""
+    said = parse_headers(record.headers)
+    if said is None:
         return None
-    try:
-        listed = json.loads(ours.get("reasons") or "[]")
-        reasons = [{"code": str(r["code"]), "field": None if r.get("field") is None else str(r["field"])}
-                   for r in listed if isinstance(r, dict) and r.get("code")] if isinstance(listed, list) else []
-        failed_at = int(ours.get("failed_at") or record.timestamp_ms)
-        source_timestamp = int(ours["source.timestamp"]) if ours.get("source.timestamp") else None
-        original_size = int(ours["original.size"]) if ours.get("original.size") else None
-        source_partition, source_offset = int(ours.get("source.partition", "-1")), int(ours.get("source.offset", "-1"))
-    except (ValueError, TypeError):
-        return None
-    if not reasons:
-        reasons = [{"code": ours["reason"], "field": None}]
-    topic = ours["source.topic"]
-    return (record.topic, record.partition, record.offset, _ms_to_time(failed_at), ours["reason"],
-            ",".join(r["code"] for r in reasons), json.dumps(reasons, separators=(",", ":")),
-            ours.get("stage") or "unknown", ours.get("stage.version") or None, topic, source_partition,
-            source_offset, None if source_timestamp is None else _ms_to_time(source_timestamp), source_name(topic),
-            ours.get("truncated") == "true", original_size)
+    reasons = [{"code": r["code"], "field": r["field"]} for r in said.reasons]
+    return (record.topic, record.partition, record.offset, _ms_to_time(said.failed_at_ms or record.timestamp_ms),
+            said.reason, ",".join(r["code"] for r in reasons), json.dumps(reasons, separators=(",", ":")),
+            said.stage, said.stage_version, said.source_topic, said.source_partition, said.source_offset,
+            None if said.source_timestamp_ms is None else _ms_to_time(said.source_timestamp_ms),
+            source_name(said.source_topic), said.truncated, said.original_size)

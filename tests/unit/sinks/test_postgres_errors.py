@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from sinks.postgres import classify
+from sinks.destinations.rds import classify
 
 
 @pytest.mark.parametrize(("error", "kind"), [
