@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.endpoints import Endpoints, provide_endpoints
 
-_SESSION: dict[str, object] = {"endpoints": None, "names": []}
+_SESSION: dict[str, object] = {"endpoints": None, "names": [], "kept": []}
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,7 @@ def endpoints() -> Iterator[Endpoints]:
         _SESSION["endpoints"] = found
         yield found
         names: list[str] = _SESSION["names"]  # type: ignore[assignment]
-        left = leftovers(found, names)
+        left = leftovers(found, names, kept=_SESSION["kept"])  # type: ignore[arg-type]
         if left:
             delete_test_resources(found, names)  # a second try, so the next session starts clean
             raise AssertionError(f"tests left {len(left)} things on the shared stack: {left[:20]}")
@@ -54,7 +54,21 @@ def unique_name(request: pytest.FixtureRequest) -> Iterator[Callable[[str], str]
     yield name
     found = _SESSION["endpoints"]
     if given and found is not None:
-        from tests.support.cleanup import delete_test_resources
+        from tests.support.cleanup import delete_test_resources, runtime_logs
 
+        failed = getattr(request.node, "failed_call", False)
+        if failed:  # what the stages said is the first thing anyone debugging it wants
+            _SESSION["kept"].extend(given)  # type: ignore[attr-defined]
+            for log, tail in runtime_logs(given):
+                print(f"\n----- last lines of {log} -----\n{tail}")
         _SESSION["names"].extend(given)  # type: ignore[attr-defined]
-        delete_test_resources(found, given)  # type: ignore[arg-type]
+        delete_test_resources(found, given, keep_files=failed)  # type: ignore[arg-type]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Mark a test whose call failed, for ``unique_name``'s teardown."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        item.failed_call = True  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from typing import Any
 
 from tests.support.endpoints import Endpoints
 
-__all__ = ["delete_test_resources", "leftovers"]
+__all__ = ["delete_test_resources", "leftovers", "runtime_logs"]
 
 REPO = Path(__file__).resolve().parents[2]
 _SCHEMA_PREFIX_CHARS = 56  # the warehouse fixtures cut schema bases to 56 characters
@@ -75,8 +75,10 @@ def _runtime_dirs(names: Collection[str]) -> list[Path]:
     return sorted(p for p in root.iterdir() if _owned(p.name, names)) if root.is_dir() else []
 
 
-def delete_test_resources(endpoints: Endpoints, names: Collection[str], *, timeout: float = 30.0) -> None:
-    """Delete the topics, consumer groups, schemas, S3 keys and runtime folders of ``names``."""
+def delete_test_resources(endpoints: Endpoints, names: Collection[str], *, timeout: float = 30.0,
+                          keep_files: bool = False) -> None:
+    """Delete the topics, consumer groups, schemas, S3 keys and (unless ``keep_files``: the
+    logs of a failed test) runtime folders of ``names``."""
     if not names:
         return
     _delete_kafka(endpoints, names, timeout)
@@ -94,7 +96,7 @@ def delete_test_resources(endpoints: Endpoints, names: Collection[str], *, timeo
         s3 = _s3(endpoints)
         for bucket, key in keys:
             s3.delete_object(Bucket=bucket, Key=key)
-    for folder in _runtime_dirs(names):
+    for folder in [] if keep_files else _runtime_dirs(names):
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -128,8 +130,9 @@ def _delete_kafka(endpoints: Endpoints, names: Collection[str], timeout: float) 
         time.sleep(0.2)
 
 
-def leftovers(endpoints: Endpoints, names: Collection[str]) -> list[str]:
-    """What still exists of ``names``: topics, schemas, S3 keys, runtime folders."""
+def leftovers(endpoints: Endpoints, names: Collection[str], *, kept: Collection[str] = ()) -> list[str]:
+    """What still exists of ``names``: topics, schemas, S3 keys, runtime folders (but not
+    those of the ``kept`` names: the logs of failed tests)."""
     if not names:
         return []
     out: list[str] = []
@@ -140,5 +143,15 @@ def leftovers(endpoints: Endpoints, names: Collection[str]) -> list[str]:
     for dsn in (endpoints.rds_dsn, endpoints.warehouse_dsn):
         out += [f"schema {s}" for s in _schemas(dsn, names)]
     out += [f"s3://{b}/{k}" for b, k in _s3_keys(endpoints, names)]
-    out += [f"folder {p}" for p in _runtime_dirs(names)]
+    out += [f"folder {p}" for p in _runtime_dirs([n for n in names if n not in kept])]
     return out
+
+
+def runtime_logs(names: Collection[str], lines: int = 40) -> list[tuple[Path, str]]:
+    """The last ``lines`` lines of every log in the runtime folders of ``names``."""
+    found = []
+    for folder in _runtime_dirs(names):
+        for log in sorted(folder.rglob("*.log")):
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            found.append((log, "\n".join(text)))
+    return found
