@@ -129,15 +129,9 @@ republishes only then, under the warehouse's load lease, as `warehouse_copy` doe
         from daas.settings import load_settings
         from warehouse import jobs
 
-        config, settings = runtime_config(), load_settings()
-        aws_client = redshift_client_factory(config)
-        # One publish at a time and none during a load (two at once deadlock on PostgreSQL
-        # and conflict under Redshift's serializable isolation): a held lease is
-        # LoadInProgress, retried with backoff.
-        with jobs.open_warehouse(config, settings, aws_client=aws_client) as warehouse:
-            warehouse.ensure_tables()
-            with warehouse.lease(seconds=config.lease_seconds):
-                return jobs.publish(config, settings, aws_client=aws_client)
+        config = runtime_config()
+        # Under the load lease (warehouse_copy publishes too): see jobs.publish.
+        return jobs.publish(config, load_settings(), aws_client=redshift_client_factory(config))
 
     choice = choose_sync()
     warehouse_available() >> choice

@@ -73,14 +73,8 @@ that it never runs beside a load or `rds_to_redshift_sync`'s publish. Target
         from daas.settings import load_settings
         from warehouse import jobs
 
-        config, settings = runtime_config(), load_settings()
-        aws_client = redshift_client_factory(config)
-        # rds_to_redshift_sync publishes too: one publish at a time and none during a load
-        # (two at once deadlock on PostgreSQL and conflict under Redshift's serializable
-        # isolation); a held lease is LoadInProgress, retried with backoff.
-        with jobs.open_warehouse(config, settings, aws_client=aws_client) as warehouse:
-            warehouse.ensure_tables()
-            with warehouse.lease(seconds=config.lease_seconds):
-                return jobs.publish(config, settings, aws_client=aws_client)
+        config = runtime_config()
+        # Under the load lease (rds_to_redshift_sync publishes too): see jobs.publish.
+        return jobs.publish(config, load_settings(), aws_client=redshift_client_factory(config))
 
     warehouse_available() >> load_manifests() >> publish_analytics()

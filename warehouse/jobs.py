@@ -63,9 +63,16 @@ def lake_manifests_mark(settings: Settings) -> dict[str, Any]:
 
 
 def publish(config: WarehouseConfig, settings: Settings, *, aws_client: ClientFactory | None = None) -> int:
-    """Recreate the analytics views and refresh the reference population."""
+    """Recreate the analytics views and the published snapshot, and refresh the reference population.
+
+    Under the load lease: one publish at a time and none during a load (two at once
+    deadlock on PostgreSQL and conflict under Redshift's serializable isolation). A held
+    lease is ``LoadInProgress``, which Airflow retries with backoff.
+    """
     with open_warehouse(config, settings, aws_client=aws_client) as warehouse:
-        return publish_analytics(warehouse, readers=config.published_readers)
+        warehouse.ensure_tables()
+        with warehouse.lease(seconds=config.lease_seconds):
+            return publish_analytics(warehouse, readers=config.published_readers)
 
 
 def live_loads(config: WarehouseConfig, settings: Settings, *, aws_client: ClientFactory | None = None) -> list[Lease]:
