@@ -1,4 +1,4 @@
-"""``python -m sinks s3|postgres``: run one sink until SIGTERM/SIGINT (or idle).
+"""``python -m sinks s3|postgres|alerts|dead-letters``: run one sink until SIGTERM/SIGINT (or idle).
 
 The process a container (and the crash tests) runs. Settings come from the
 environment as for every stage; the options tune the flush policy and memory budget.

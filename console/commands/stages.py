@@ -164,14 +164,15 @@ def surveil() -> None:
 
 @app.command("sink")
 @friendly
-def sink(kind: str = typer.Argument(..., help="s3 or postgres"),
+def sink(kind: str = typer.Argument(..., help="s3, postgres, alerts or dead-letters"),
          group: str = typer.Option(None, help="Consumer group (default daas-<kind>-sink)."),
          stop_when_idle: float = typer.Option(None, help="Exit after this many idle seconds."),
          max_records: int = typer.Option(None, help="Records per write (the S3 sink: per file)."),
          idle_seconds: float = typer.Option(None, help="Write a partition that got nothing for this long."),
          budget_bytes: int = typer.Option(None, help="Bytes all partitions together may buffer.")) -> None:
-    """Run a sink in its consumer group (more instances share the partitions): the S3 Parquet
-    sink reads the lake topic, the Postgres sink the ops topic."""
+    """Run a sink in its consumer group (more instances share the partitions): s3 writes the
+    lake topic as Parquet, postgres the ops topic into RDS, alerts and dead-letters the
+    surveillance alerts and dead-letter metadata into RDS."""
     from sinks.service import SinkOptions, run_sink
 
     stop = _stop_on_signals()
@@ -183,10 +184,18 @@ def sink(kind: str = typer.Argument(..., help="s3 or postgres"),
 
 
 def _every(seconds: float | None, job: Callable[[], Any], describe: Callable[[Any], str]) -> None:
-    """Run ``job`` once, or every ``seconds`` until SIGTERM/Ctrl-C."""
+    """Run ``job`` once, or every ``seconds`` until SIGTERM/Ctrl-C (a round that finds the
+    warehouse busy with another load or publish waits for the next)."""
+    from warehouse.errors import LoadInProgress
+
     stop = _stop_on_signals()
     while True:
-        out.print(describe(job()), highlight=False)
+        try:
+            out.print(describe(job()), highlight=False)
+        except LoadInProgress as exc:
+            if seconds is None:
+                raise
+            console.print(f"busy: {exc}; trying again in {seconds:g}s", highlight=False)
         if seconds is None or stop.wait(seconds):
             return
 
@@ -214,10 +223,15 @@ def warehouse_load(every: float = typer.Option(None, help="Run again every EVERY
 def warehouse_replicate(every: float = typer.Option(None, help="Run again every EVERY seconds until stopped.")
                         ) -> None:
     """Copy RDS rows changed since the last run into the warehouse (the local stand-in for
-    the Airbyte sync that Airflow triggers on AWS)."""
+    the Airbyte sync that Airflow triggers on AWS), then refresh the views if rows came."""
     from warehouse.config import WarehouseConfig
-    from warehouse.jobs import replicate_rds
+    from warehouse.jobs import publish, replicate_rds
 
     settings, config = service_settings(), WarehouseConfig()
-    _every(every, lambda: replicate_rds(config, settings),
-           lambda r: f"replicated: {r.rows_read:,} rows read, {r.rows_written:,} written")
+
+    def job() -> tuple[Any, int]:
+        report = replicate_rds(config, settings)
+        return report, publish(config, settings) if report.rows_written else 0
+
+    _every(every, job, lambda r: f"replicated: {r[0].rows_read:,} rows read, {r[0].rows_written:,} written"
+                                 + (", views refreshed" if r[1] else ""))
