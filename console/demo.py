@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -238,13 +238,15 @@ def run_demo(options: DemoOptions, *, console: Console, timeout: float = 600.0) 
     console.print(f"[bold]streaming {options.records:,} SimuHealth encounters over {options.weeks} weeks at "
                   f"{options.rate:,.0f}/s, with a ×{outbreak.multiplier:g} {outbreak.disease} outbreak in "
                   f"{outbreak.district} from {outbreak.start_week}; {SHEET_ROWS} sheet rows; logs in {logs}[/]")
+    expected = _expected(settings, feed, sheet_rows)
+    # Counted before the producer starts, so the live view counts this run's records only.
+    before = Counts(count_records(settings, settings.topics.raw_simuhealth), count_records(settings, settings.topics.dlq))
     producer = _Service("simuhealth", ["produce", "simuhealth", "--weeks", str(options.weeks), "--records",
                                        str(options.records), "--rate", f"{options.rate:g}", "--seed", str(options.seed),
                                        "--outbreak", _outbreak_arg(outbreak), "--faulty", f"{FAULTY_SHARE:g}"],
                         {**env, "DAAS_METRICS_PORT": str(_METRICS_BASE + len(plan))}, logs)
-    expected = _expected(settings, feed, sheet_rows)
     try:
-        _watch(settings, services, producer, expected, options, console, timeout, collect_status)
+        _watch(settings, services, producer, expected, before, options, console, timeout, collect_status)
     finally:
         for service in [producer, *services]:
             service.stop()
@@ -261,6 +263,7 @@ def _report(settings: Settings, console: Console) -> Path:
     from warehouse.config import WarehouseConfig
     from warehouse.jobs import publish, replicate_rds
 
+    console.print()  # the live view leaves the cursor on its last line
     console.print("[bold]writing the surveillance report[/]")
     config = WarehouseConfig()
     replicate_rds(config, settings)  # the last alerts and dead letters the sinks wrote
@@ -268,20 +271,25 @@ def _report(settings: Settings, console: Console) -> Path:
     return write_report(settings, default_report_dir(settings))
 
 
+class Counts(NamedTuple):
+    """Records on the raw SimuHealth topic and on the dead-letter topic."""
+
+    raw: int
+    dead: int
+
+
 def _watch(settings: Settings, services: list[_Service], producer: _Service, expected: dict[str, Any],
-           options: DemoOptions, console: Console, timeout: float, collect_status: Any) -> None:
+           before: Counts, options: DemoOptions, console: Console, timeout: float, collect_status: Any) -> None:
     """The live view, until the producer is done and the warehouse holds every valid record."""
     began = time.monotonic()
     status = collect_status(settings, interval=0, dead_letters=False)
-    raw_before = count_records(settings, settings.topics.raw_simuhealth)
-    dead_before = count_records(settings, settings.topics.dlq)
     with Live(console=console, refresh_per_second=2, transient=False) as live:
         while True:
             for service in [*services, producer]:
                 service.check()
             status = collect_status(settings, previous=status, dead_letters=False)
-            status.dead_letters = {"this run, all reasons": count_records(settings, settings.topics.dlq) - dead_before}
-            produced = count_records(settings, settings.topics.raw_simuhealth) - raw_before
+            status.dead_letters = {"this run, all reasons": count_records(settings, settings.topics.dlq) - before.dead}
+            produced = count_records(settings, settings.topics.raw_simuhealth) - before.raw
             live.update(_live_view(status, produced, options.records, time.monotonic() - began))
             drained = all(status.lag_of(stage) == 0 for stage in status.records_per_s)
             if producer.proc.poll() == 0 and drained and \

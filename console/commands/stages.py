@@ -145,7 +145,8 @@ def produce_gsheet(once: bool = typer.Option(False, "--once", help="Poll once an
 @friendly
 def process() -> None:
     """Run one processor worker: validate, de-identify and route the raw topics in batches
-    (librdkafka). More workers share the consumer group DAAS_PROCESSOR_APP_ID."""
+    (librdkafka). More workers share the load: each raw topic has its own consumer group,
+    <DAAS_PROCESSOR_APP_ID>-simuhealth and -gsheet."""
     from stream_processors.worker import serve
 
     stats = serve(service_settings())

@@ -1,4 +1,4 @@
-"""Clean encounters, topics, lake and table readers for the sink tests (and the benchmark).
+"""Clean encounters, topics, lake and table readers for the sink, replay and adversarial tests.
 
 Records are real clean encounters: SimuHealth traffic passed through the processors'
 ``to_clean``, so countries, weeks and values look like production.
