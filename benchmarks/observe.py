@@ -10,6 +10,7 @@ stage serves on ``/metrics``, and the peak resident set size from ``/proc``.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import urllib.request
@@ -27,8 +28,10 @@ from daas.settings import Settings
 from sinks.destinations.s3 import s3_client
 from sinks.lake.layout import MANIFEST_DIR
 
-__all__ = ["CommittedOffsets", "LakeManifests", "Metrics", "PostgresRows", "Samples", "TopicCounts", "free_port",
-           "peak_rss_mib"]
+__all__ = ["CommittedOffsets", "LakeManifests", "Metrics", "PostgresRows", "Samples", "TopicCounts", "cpu_seconds",
+           "free_port", "machine_cpu_seconds", "peak_rss_mib"]
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -41,6 +44,22 @@ def peak_rss_mib(pid: int) -> float | None:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far, or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of proc(5)
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, all) CPU seconds of every core since boot, from /proc/stat; idle and iowait are not busy."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / _TICKS, sum(values) / _TICKS
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -26,7 +27,7 @@ from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
 from benchmarks.data import RawRecords, produce
-from benchmarks.observe import CommittedOffsets, LakeManifests, PostgresRows
+from benchmarks.observe import CommittedOffsets, LakeManifests, PostgresRows, machine_cpu_seconds
 from benchmarks.stages import StageProcess, processor_workers, sink_process
 from benchmarks.workspace import Slice
 from daas.kafka import create_admin
@@ -45,10 +46,11 @@ def _stop(procs: list[StageProcess]) -> None:
 
 
 def end_to_end(piece: Slice, expected: int, *, workers: int = 1, timeout: float = 600.0) -> dict[str, Any]:
-    """Seconds and records/s until all ``expected`` records are in PostgreSQL and in S3 manifests."""
+    """Seconds and records/s until all ``expected`` records are in PostgreSQL and in S3 manifests,
+    and where the machine's CPU went meanwhile (:func:`_cpu_split`)."""
     rows = PostgresRows(piece.settings, piece.pg_schema)
     lake = LakeManifests(piece.settings, piece.s3_prefix)
-    began = time.monotonic()
+    began, machine_before = time.monotonic(), machine_cpu_seconds()
     procs = _pipeline(piece, workers)
     done: dict[str, float] = {}
     try:
@@ -64,13 +66,29 @@ def end_to_end(piece: Slice, expected: int, *, workers: int = 1, timeout: float 
             if time.monotonic() - began > timeout:
                 raise RuntimeError(f"after {timeout:.0f}s: {counts} of {expected}")
             time.sleep(0.25)
+        for proc in procs:
+            proc.sample()
+        cpu = _cpu_split(piece, procs, machine_before, machine_cpu_seconds(), expected)
     finally:
         _stop(procs)
         rows.close()
     seconds = max(done.values())
     return {"records": expected, "seconds": seconds, "records_per_second": expected / seconds,
             "postgres_seconds": done["postgres"], "s3_seconds": done["s3"], "processor_workers": workers,
-            "peak_rss_mib": {p.name.removeprefix(f"{piece.label}-"): p.peak_rss_mib for p in procs}}
+            "peak_rss_mib": {p.name.removeprefix(f"{piece.label}-"): p.peak_rss_mib for p in procs}, "cpu": cpu}
+
+
+def _cpu_split(piece: Slice, procs: list[StageProcess], before: tuple[float, float], after: tuple[float, float],
+               records: int) -> dict[str, Any]:
+    """CPU seconds per stage process and for everything else (Kafka, S3Proxy, PostgreSQL, this
+    suite's polling), the machine's busy share, and the records/s the machine could carry at
+    this much CPU per record — the ceiling a run on these cores cannot pass."""
+    stages = {p.name.removeprefix(f"{piece.label}-"): p.cpu_seconds for p in procs}
+    busy, total = after[0] - before[0], after[1] - before[1]  # CPU seconds, all cores together
+    per_record = busy / records
+    return {"stages_seconds": stages, "other_seconds": max(busy - sum(stages.values()), 0.0), "busy_seconds": busy,
+            "busy_share": busy / total if total else None, "us_per_record": per_record * 1e6,
+            "ceiling_records_per_second": (os.cpu_count() or 1) / per_record if per_record else None}
 
 
 @dataclass

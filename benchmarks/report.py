@@ -124,7 +124,8 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, ...] | str]:
              _row("  Quix app: Processor.process per message", peers.get("quix_processor"),
                   peer_note or _rounds(peers.get("quix_processor"))),
              _row("  Quix S3FileSink (Parquet)", peers.get("quix_s3_sink"), peer_note)]
-    rows += ["end to end (processor + both sinks as processes)", _e2e_row(r.get("end_to_end"))]
+    rows += ["end to end (processor + both sinks as processes)", _e2e_row(r.get("end_to_end")),
+             *_cpu_rows(r.get("end_to_end"))]
     rows += ["produce -> visible in PostgreSQL (processor + both sinks running)"]
     for rate, entry in sorted(r.get("latency", {}).items(), key=lambda kv: float(kv[0])):
         rows.append(_latency_row(float(rate), entry))
@@ -175,6 +176,21 @@ def _e2e_row(entry: dict[str, Any] | None) -> tuple[str, ...]:
     note = (f"{entry['records']:,} records in {entry['seconds']:.1f} s from launch "
             f"(PostgreSQL {entry['postgres_seconds']:.1f} s, S3 {entry['s3_seconds']:.1f} s)")
     return (name, _n(entry["records_per_second"], "rec/s"), _rss(entry.get("peak_rss_mib")), note)
+
+
+def _cpu_rows(entry: dict[str, Any] | None) -> list[tuple[str, ...]]:
+    """Where the cores went during the end-to-end run: why it is as fast as it is."""
+    cpu = (entry or {}).get("cpu")
+    if not cpu:
+        return []
+    stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu["stages_seconds"].items())
+    share = "" if cpu["busy_share"] is None else f"; the machine was {cpu['busy_share']:.0%} busy"
+    rows = [("  CPU per record, all processes", f"{cpu['us_per_record']:,.0f} µs", "",
+             f"CPU s: {stages}, Kafka + S3Proxy + PostgreSQL + the suite {cpu['other_seconds']:.1f}{share}")]
+    if cpu["ceiling_records_per_second"]:
+        rows.append(("  ... the most these cores carry at that cost", _n(cpu["ceiling_records_per_second"], "rec/s"),
+                     "", "cores / CPU per record"))
+    return rows
 
 
 def _latency_row(rate: float, entry: dict[str, Any]) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.observe import Metrics, Samples, TopicCounts, free_port, peak_rss_mib
+from benchmarks.observe import Metrics, Samples, TopicCounts, cpu_seconds, free_port, peak_rss_mib
 from benchmarks.profile import Profiler, hot_functions
 from benchmarks.workspace import REPO, Slice
 
@@ -55,11 +55,14 @@ class StageProcess:
         self.proc = subprocess.Popen(list(argv), env=env, cwd=REPO, stdout=self._handle,  # noqa: S603
                                      stderr=subprocess.STDOUT)
         self.peak_rss_mib = 0.0
+        self.cpu_seconds = 0.0
 
     def sample(self) -> None:
-        rss = peak_rss_mib(self.proc.pid)
+        rss, cpu = peak_rss_mib(self.proc.pid), cpu_seconds(self.proc.pid)
         if rss is not None:
             self.peak_rss_mib = max(self.peak_rss_mib, rss)
+        if cpu is not None:
+            self.cpu_seconds = cpu
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
