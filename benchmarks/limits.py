@@ -26,7 +26,7 @@ from confluent_kafka import TopicPartition
 from daas.kafka import create_consumer
 from daas.settings import Settings
 from schemas import CLEAN_ENCOUNTER, AvroCodec, SchemaStore
-from sinks.avro_types import LINEAGE_COLUMNS, columns
+from schemas.columns import LINEAGE_COLUMNS, columns
 from sinks.postgres_table import TableSpec, ensure_table
 from stream_processors.pipeline import InputMessage
 from stream_processors.worker import build_processor

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from sinks.avro_types import Column
+from schemas.columns import Column
 
 __all__ = ["ALERTS", "DEAD_LETTERS", "UPDATED_AT", "OpsTable"]
 
@@ -50,7 +50,7 @@ class OpsTable:
 
 
 def _columns(*spec: str) -> tuple[Column, ...]:
-    """``"name type"`` or ``"name type?"`` (nullable), type an Avro name (``sinks.avro_types``)."""
+    """``"name type"`` or ``"name type?"`` (nullable), type an Avro name (``schemas.columns``)."""
     out = []
     for item in spec:
         name, kind = item.split()

@@ -26,7 +26,7 @@ from psycopg import sql
 from daas.dead_letter import REJECTED_BY_POSTGRES, Reason
 from daas.settings import Settings
 from schemas import CLEAN_ENCOUNTER, SchemaStore
-from sinks.avro_types import LINEAGE_COLUMNS, columns
+from schemas.columns import LINEAGE_COLUMNS, columns
 from sinks.base.batch import Batch, Record, Rejection
 from sinks.base.contract import PartitionPlan, PartitionStart, Sink
 from sinks.base.policy import FlushPolicy

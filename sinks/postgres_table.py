@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from daas.errors import SchemaError
-from sinks.avro_types import Column
+from schemas.columns import Column
 
 __all__ = ["UPDATED_AT", "TableSpec", "ensure_table"]
 

@@ -208,6 +208,32 @@ def _geography(f: dict[str, Any], facility: Facility, facility_id: str, aliases:
                                   f"{getattr(facility, name)!r} for {facility_id}", name))
 
 
+def _age(f: dict[str, Any], day: date, reasons: list[Reason]) -> tuple[int | None, int | None]:
+    """The patient's age on ``day`` and birth year, from the birth date or else the age given;
+    ``(None, None)``, with the reasons appended, when neither gives a plausible age."""
+    birth = f["birth_date"]
+    if birth not in (None, "") and not isinstance(birth, date):
+        birth_dt = _as_datetime(birth, "birth_date", reasons)
+        birth = birth_dt.date() if birth_dt else None
+    age = birth_year = None
+    if isinstance(birth, date):
+        birth_reasons = rules.check_birth_date(birth, day)
+        reasons += birth_reasons
+        if not birth_reasons:
+            age, birth_year = age_on(birth, day), birth.year
+    else:
+        age = _as_int(f["age_years"], "age_years", reasons)
+        if age is not None:
+            birth_year = day.year - age
+    if age is None:
+        if not any(r.field in ("birth_date", "age_years") for r in reasons):
+            reasons.append(Reason(rules.REQUIRED_MISSING, "birth date or age is required", "age_years"))
+        return None, None
+    age_reasons = rules.check_age(age)
+    reasons += age_reasons
+    return (None, None) if age_reasons else (age, birth_year)
+
+
 def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime | int,
              ctx: Context) -> dict[str, Any] | Rejected:
     """The clean encounter for one decoded raw record, or why it cannot be one.
@@ -241,31 +267,13 @@ def to_clean(schema_name: str, raw: dict[str, Any], *, ingested_at: datetime | i
     else:
         _geography(f, facility, facility_id, ctx.country_aliases, reasons)
 
-    age = None
-    birth_year = None
+    age = birth_year = None
     if event_time is not None:
         day = event_time.date()
         reasons += rules.check_encounter_date(day, ctx.now.date())
-        birth = f["birth_date"]
-        if birth not in (None, "") and not isinstance(birth, date):
-            birth_dt = _as_datetime(birth, "birth_date", reasons)
-            birth = birth_dt.date() if birth_dt else None
-        if isinstance(birth, date):
-            birth_reasons = rules.check_birth_date(birth, day)
-            reasons += birth_reasons
-            if not birth_reasons:
-                age, birth_year = age_on(birth, day), birth.year
-        else:
-            age = _as_int(f["age_years"], "age_years", reasons)
-            if age is not None:
-                birth_year = event_time.year - age
-        if age is None and not any(r.field in ("birth_date", "age_years") for r in reasons):
-            reasons.append(Reason(rules.REQUIRED_MISSING, "birth date or age is required", "age_years"))
-        if age is not None:
-            age_reasons = rules.check_age(age)
-            reasons += age_reasons
-            if icd is not None and sex is not None and not age_reasons:
-                reasons += rules.check_plausible(code, sex, age, icd)
+        age, birth_year = _age(f, day, reasons)
+        if age is not None and icd is not None and sex is not None:
+            reasons += rules.check_plausible(code, sex, age, icd)
 
     if reasons or event_time is None or facility is None or icd is None or age is None:
         return Rejected(reasons)

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
 from schemas import CLEAN_ENCOUNTER, SchemaStore
-from sinks.avro_types import arrow_schema
+from schemas.columns import arrow_schema
 from warehouse.errors import ManifestError, WarehouseError, WarehouseUnavailable
 from warehouse.manifests import Manifest, ManifestEntry
 from warehouse.statements import POSTGRES, STAGE, ident

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from sinks.avro_types import encounter_columns
+from schemas.columns import encounter_columns
 from sinks.event_tables import ALERTS, DEAD_LETTERS, UPDATED_AT, OpsTable
 
 __all__ = ["OVERLAP", "ReplicationReport", "SyncReport", "ensure_replica_tables", "replicate", "replicate_all",

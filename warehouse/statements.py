@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sinks.avro_types import Column
+from schemas.columns import Column
 from warehouse.errors import ManifestError
 from warehouse.tables import LOAD_LOCK_NAME, WarehouseSchemas, lake_columns
 

@@ -1,7 +1,7 @@
 """Where the warehouse keeps things, and the lake's column layout.
 
 The lake columns are the clean encounter's Avro fields in schema order, which is
-also the Parquet field order the S3 sink writes (``sinks.avro_types.arrow_schema``).
+also the Parquet field order the S3 sink writes (``schemas.columns.arrow_schema``).
 Redshift's Parquet COPY loads by position, so every staging table is built from
 this list and nothing else.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 from daas.errors import ConfigurationError
 from schemas import CLEAN_ENCOUNTER, SchemaStore
-from sinks.avro_types import Column, columns
+from schemas.columns import Column, columns
 
 __all__ = ["LOAD_LOCK_NAME", "WarehouseSchemas", "lake_columns"]
 

@@ -1,6 +1,6 @@
 """Parquet as a format: records to Arrow tables typed by the Avro schema, then bytes.
 
-The Arrow schema comes from the Avro schema (``sinks.avro_types``), never from the
+The Arrow schema comes from the Avro schema (``schemas.columns``), never from the
 data, so every file of the lake has the same fields in the same order with the same
 types whatever a batch happens to contain. Values may arrive as Avro primitives
 (what the S3 sink decodes: days, epoch milliseconds, uuid text) or as Python logical
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from daas.dead_letter import UNCONVERTIBLE_VALUE, Reason
-from sinks.avro_types import Column, arrow_schema, columns
+from schemas.columns import Column, arrow_schema, columns
 
 __all__ = ["ParquetFormat"]
 

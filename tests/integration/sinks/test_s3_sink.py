@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from daas.dead_letter import HEADER_PREFIX
 from schemas import CLEAN_ENCOUNTER, AvroCodec
-from sinks.avro_types import arrow_schema
+from schemas.columns import arrow_schema
 from sinks.base import FlushPolicy, SinkRunner
 from sinks.lake.layout import intent_key, manifest_key
 from sinks.s3_parquet import S3ParquetSink, s3_client

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import CLEAN_ENCOUNTER, SchemaStore
-from sinks.avro_types import arrow_schema, columns
+from schemas.columns import arrow_schema, columns
 from sinks.lake.layout import manifest_key, object_key
 
 LAKE_TOPIC = "health.clean.lake.v1"

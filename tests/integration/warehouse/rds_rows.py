@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sinks.avro_types import encounter_columns
+from schemas.columns import encounter_columns
 
 
 def create_rds_table(conn: psycopg.Connection, schema: str) -> None:

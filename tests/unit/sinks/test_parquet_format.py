@@ -9,9 +9,9 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import CLEAN_ENCOUNTER, AvroCodec, SchemaStore
-from sinks.avro_types import arrow_schema
 from daas.dead_letter import UNCONVERTIBLE_VALUE
+from schemas import CLEAN_ENCOUNTER, AvroCodec, SchemaStore
+from schemas.columns import arrow_schema
 from sinks.formats.parquet import ParquetFormat
 from tests.unit.sinks.samples import clean
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from sinks.avro_types import Column, arrow_schema
 from schemas import CLEAN_ENCOUNTER, SchemaStore
+from schemas.columns import Column, arrow_schema
 from warehouse.errors import ManifestError
 from warehouse.statements import POSTGRES, REDSHIFT, LakeStatements, ident, literal
 from warehouse.tables import WarehouseSchemas, lake_columns

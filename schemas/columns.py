@@ -1,7 +1,8 @@
 """Column types derived from the Avro schema, never inferred from a batch.
 
-Both sinks ask here: the S3 sink for an Arrow schema (Parquet), the Postgres sink and
-the warehouse loader for SQL column definitions, in the schema's field order.
+Part of the record contract, so the sinks and the warehouse ask here: the S3 sink for an
+Arrow schema (Parquet), the Postgres sinks and the warehouse loader for SQL column
+definitions, in the schema's field order.
 """
 
 from __future__ import annotations
