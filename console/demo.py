@@ -32,6 +32,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from daas import dead_letter
 from daas.errors import ConfigurationError, DaasError
 from daas.kafka import count_records, create_admin, ensure_topics, pipeline_topics
 from daas.settings import Settings, load_settings
@@ -362,7 +363,7 @@ def _reconcile(settings: Settings, expected: dict[str, Any], run_started: dateti
     result = DemoResult(produced=expected["produced"] + sheet_sent, expected_by_region=expected["by_region"],
                         expected_dead=Counter(expected["dead"]))
     if sheet_sent:  # the row typed with "not a code" went out with the others
-        result.expected_dead["icd10_unknown"] += 1
+        result.expected_dead[dead_letter.ICD10_UNKNOWN] += 1
     result.valid = result.produced - sum(result.expected_dead.values())
     result.dead_lettered.update(e.reason for e in read_dead_letters(settings, since_ms=int(run_started.timestamp() * 1000)))
     ids = list(expected["ids"])

@@ -13,11 +13,13 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any, NamedTuple
 
+from daas import dead_letter
 from daas.errors import ConfigurationError
 
 __all__ = ["Produced", "with_faults"]
 
-FAULTS = ("icd10_unknown", "encounter_date_in_future", "decode_error")
+# Each fault is named by the reason the processor dead-letters it with.
+FAULTS = (dead_letter.ICD10_UNKNOWN, dead_letter.DATE_IN_FUTURE, dead_letter.DECODE_ERROR)
 
 
 class Produced(NamedTuple):
@@ -39,9 +41,9 @@ def with_faults(records: Iterable[dict[str, Any]], share: float) -> Iterator[Pro
             yield Produced(record["encounter_id"], record, None, None)
             continue
         fault = FAULTS[(n // every) % len(FAULTS)]
-        if fault == "icd10_unknown":
+        if fault == dead_letter.ICD10_UNKNOWN:
             record["diagnosis"]["icd10_code"] = "ZZ9.9"
-        elif fault == "encounter_date_in_future":
+        elif fault == dead_letter.DATE_IN_FUTURE:
             record["encounter_time"] = record["encounter_time"] + timedelta(days=400)
         else:
             yield Produced(record["encounter_id"], None, b"this is not Avro: " + record["encounter_id"].encode(),
