@@ -101,7 +101,10 @@ class BenchRun:
 
     def _delete_groups(self, attempts: int = 10) -> None:
         # A worker killed with SIGKILL stays a member until its session times out: a
-        # group is deleted once it is empty, so try again for a while.
+        # group is deleted once it is empty, so try again for a while. The broker's own
+        # sweep removes empty groups without committed offsets (every
+        # offsets.retention.check.interval.ms), so one listed a moment ago may be gone
+        # (GROUP_ID_NOT_FOUND): that is done too.
         admin = create_admin(self.settings)
         listed = admin.list_consumer_groups(request_timeout=30).result(timeout=60)
         groups = [g.group_id for g in listed.valid if g.group_id.startswith(self.id)]
@@ -114,9 +117,11 @@ class BenchRun:
                 try:
                     future.result(timeout=60)
                 except KafkaException as exc:
-                    if exc.args[0].code() != KafkaError.NON_EMPTY_GROUP:
+                    code = exc.args[0].code()
+                    if code == KafkaError.NON_EMPTY_GROUP:
+                        busy.append(group)
+                    elif code != KafkaError.GROUP_ID_NOT_FOUND:
                         raise
-                    busy.append(group)
             groups = busy
             if groups:
                 time.sleep(2)
