@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+
+from daas.child import ChildProcess
 
 __all__ = ["Profiler", "hot_functions"]
 
@@ -22,26 +23,19 @@ _PY_SPY = Path(sys.executable).parent / "py-spy"
 _LINE = re.compile(r":\d+\)$")
 
 
-class Profiler:
+class Profiler(ChildProcess):
     """py-spy recording process ``pid`` into ``out`` (collapsed stacks) until :meth:`stop`."""
 
-    def __init__(self, pid: int, out: Path, *, rate: int = 100) -> None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.out = out
-        self._log = out.with_suffix(".log").open("wb")
-        self._proc = subprocess.Popen([str(_PY_SPY), "record", "--pid", str(pid), "--format", "raw",  # noqa: S603
-                                       "--output", str(out), "--rate", str(rate), "--nonblocking"],
-                                      stdout=self._log, stderr=subprocess.STDOUT)
+    stop_signal = signal.SIGINT  # py-spy writes its file on SIGINT
 
-    def stop(self, timeout: float = 30.0) -> Path:
-        """Stop sampling (py-spy writes its file on SIGINT) and return the file."""
-        if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)
-            try:
-                self._proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-        self._log.close()
+    def __init__(self, pid: int, out: Path, *, rate: int = 100) -> None:
+        self.out = out
+        super().__init__("py-spy", [str(_PY_SPY), "record", "--pid", str(pid), "--format", "raw", "--output",
+                                    str(out), "--rate", str(rate), "--nonblocking"], None, out.with_suffix(".log"))
+
+    def stop(self, timeout: float = 30.0) -> Path:  # type: ignore[override]
+        """Stop sampling and return the file."""
+        super().stop(timeout)
         if not self.out.exists():
             raise RuntimeError(f"py-spy wrote no profile; see {self.out.with_suffix('.log')}")
         return self.out

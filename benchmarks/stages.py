@@ -15,8 +15,6 @@ reported on its own. Peak RSS is each process's VmHWM, read just before it stops
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +24,7 @@ from pathlib import Path
 from benchmarks.observe import Metrics, Samples, TopicCounts, cpu_seconds, free_port, peak_rss_mib
 from benchmarks.profile import Profiler, hot_functions
 from benchmarks.workspace import REPO, Slice
+from daas.child import ChildProcess
 
 __all__ = [
     "S3_SINK_OPTIONS",
@@ -44,16 +43,11 @@ __all__ = [
 S3_SINK_OPTIONS = ("--max-records", "20000", "--idle-seconds", "1")
 
 
-class StageProcess:
+class StageProcess(ChildProcess):
     """One stage process: started with its log in the run's folder, sampled for RSS, stopped or killed."""
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.log = log_dir / f"{name}.log"
-        self._handle = self.log.open("ab")
-        self.proc = subprocess.Popen(list(argv), env=env, cwd=REPO, stdout=self._handle,  # noqa: S603
-                                     stderr=subprocess.STDOUT)
+        super().__init__(name, argv, env, log_dir / f"{name}.log", cwd=REPO)
         self.peak_rss_mib = 0.0
         self.cpu_seconds = 0.0
 
@@ -66,24 +60,17 @@ class StageProcess:
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; its log ends:\n{tail}")
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; its log ends:\n{self.log_tail()}")
 
     def kill(self) -> None:
         self.sample()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
+        super().kill()
 
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM (the stage commits and leaves its group), SIGKILL if it does not exit in time."""
         if self.proc.poll() is None:
             self.sample()
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._handle.close()
+        super().stop(timeout)
 
 
 @dataclass

@@ -18,8 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -33,6 +31,7 @@ from rich.live import Live
 from rich.table import Table
 
 from daas import dead_letter
+from daas.child import ChildProcess
 from daas.errors import ConfigurationError, DaasError
 from daas.kafka import count_records, create_admin, ensure_topics, pipeline_topics
 from daas.settings import Settings, load_settings
@@ -78,30 +77,16 @@ class DemoResult:
         return same and self.dead_lettered == self.expected_dead
 
 
-class _Service:
+class _Service(ChildProcess):
     """One stage as a child process (``python -m console.main ...``, i.e. ``daas ...``), logging to a file."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name = name
-        self.log = logs / f"{name}.log"
-        self._handle = self.log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "console.main", *args], env=env,  # noqa: S603
-                                     stdout=self._handle, stderr=subprocess.STDOUT)
+        super().__init__(name, [sys.executable, "-m", "console.main", *args], env, logs / f"{name}.log")
 
     def check(self) -> None:
         code = self.proc.poll()
         if code not in (None, 0):
-            tail = self.log.read_text(errors="replace")[-2000:]
-            raise DaasError(f"demo service {self.name} exited with {code}; the end of {self.log}:\n{tail}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self._handle.close()
+            raise DaasError(f"demo service {self.name} exited with {code}; the end of {self.log}:\n{self.log_tail()}")
 
 
 def reset_local_pipeline(settings: Settings) -> None:
@@ -211,7 +196,6 @@ def _in_warehouse(settings: Settings, ids: list[str]) -> tuple[int, int]:
 def run_demo(options: DemoOptions, *, console: Console, timeout: float = 600.0) -> DemoResult:
     """Run the demo; return what it found (the caller renders it)."""
     from daas.stack import LocalStack
-    from console.status import collect_status
 
     began = time.monotonic()
     console.print("[bold]starting the local stack[/]")
@@ -220,8 +204,7 @@ def run_demo(options: DemoOptions, *, console: Console, timeout: float = 600.0) 
     if options.reset:
         console.print("[bold]emptying the local pipeline (topics, lake, tables)[/]")
         reset_local_pipeline(settings)
-    ensure_topics(create_admin(settings), pipeline_topics(settings.topics, settings.kafka_partitions))
-    run_started = datetime.now(tz=UTC)
+    run_started = datetime.now(tz=UTC)  # the stack's start (or the reset) made the topics
     home = settings.runtime_dir / "demo"
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -247,7 +230,7 @@ def run_demo(options: DemoOptions, *, console: Console, timeout: float = 600.0) 
                                        "--outbreak", _outbreak_arg(outbreak), "--faulty", f"{FAULTY_SHARE:g}"],
                         {**env, "DAAS_METRICS_PORT": str(_METRICS_BASE + len(plan))}, logs)
     try:
-        _watch(settings, services, producer, expected, before, options, console, timeout, collect_status)
+        _watch(settings, services, producer, expected, before, options, console, timeout)
     finally:
         for service in [producer, *services]:
             service.stop()
@@ -280,8 +263,10 @@ class Counts(NamedTuple):
 
 
 def _watch(settings: Settings, services: list[_Service], producer: _Service, expected: dict[str, Any],
-           before: Counts, options: DemoOptions, console: Console, timeout: float, collect_status: Any) -> None:
+           before: Counts, options: DemoOptions, console: Console, timeout: float) -> None:
     """The live view, until the producer is done and the warehouse holds every valid record."""
+    from console.status import collect_status
+
     began = time.monotonic()
     status = collect_status(settings, interval=0, dead_letters=False)
     with Live(console=console, refresh_per_second=2, transient=False) as live:
@@ -289,8 +274,9 @@ def _watch(settings: Settings, services: list[_Service], producer: _Service, exp
             for service in [*services, producer]:
                 service.check()
             status = collect_status(settings, previous=status, dead_letters=False)
-            status.dead_letters = {"this run, all reasons": count_records(settings, settings.topics.dlq) - before.dead}
-            produced = count_records(settings, settings.topics.raw_simuhealth) - before.raw
+            sizes = status.topic_sizes
+            status.dead_letters = {"this run, all reasons": sizes.get(settings.topics.dlq, 0) - before.dead}
+            produced = sizes.get(settings.topics.raw_simuhealth, 0) - before.raw
             live.update(_live_view(status, produced, options.records, time.monotonic() - began))
             drained = all(status.lag_of(stage) == 0 for stage in status.records_per_s)
             if producer.proc.poll() == 0 and drained and \

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "create_producer",
     "ensure_topics",
     "flush_or_raise",
+    "produce",
     "pipeline_topics",
     "require_brokers",
 ]
@@ -243,6 +244,19 @@ class DeliveryReport:
         self.failed += 1
         if self.first_error is None:
             self.first_error = f"{msg.topic()}: {err.str()}"
+
+
+def produce(producer: Producer, topic: str, key: bytes | None, value: bytes | None, *,
+            headers: Sequence[tuple[str, bytes]] | None = None, partition: int = -1,
+            on_delivery: Callable[..., None] | None = None) -> None:
+    """``producer.produce``, waiting while librdkafka's local queue is full (serving deliveries)
+    instead of failing with ``BufferError``."""
+    while True:
+        try:
+            producer.produce(topic, value, key, partition, on_delivery=on_delivery, headers=headers)
+            return
+        except BufferError:
+            producer.poll(0.05)
 
 
 def flush_or_raise(producer: Producer, report: DeliveryReport, timeout: float = 60.0) -> None:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from daas.kafka import DeliveryReport, create_producer, flush_or_raise, require_brokers
+from daas.kafka import DeliveryReport, create_producer, flush_or_raise, produce, require_brokers
 from daas.settings import Settings
 from schemas import AvroCodec
 
@@ -47,13 +47,7 @@ class RecordProducer:
     def produce_raw(self, key: bytes | None, value: bytes) -> None:
         """Produce already-encoded bytes (also used by tests to send undecodable values)."""
         headers = [*self._static_headers, ("trace_id", uuid.uuid4().hex.encode())]
-        while True:
-            try:
-                self._producer.produce(self.topic, key=key, value=value, headers=headers,
-                                       on_delivery=self.report)
-                break
-            except BufferError:
-                self._producer.poll(0.05)  # local queue full: let deliveries drain
+        produce(self._producer, self.topic, key, value, headers=headers, on_delivery=self.report)
         self.sent += 1
         if self.sent % 1000 == 0:
             self._producer.poll(0)

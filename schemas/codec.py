@@ -89,8 +89,7 @@ class AvroCodec:
         self.store = store or SchemaStore.default()
         self.registry = registry
         self.logical_types = logical_types
-        self._headers: dict[str, bytes] = {}
-        self._writers: dict[str, Any] = {}  # name -> parsed current schema, in this codec's mode
+        self._writers: dict[str, tuple[bytes, Any]] = {}  # name -> wire header, parsed current schema (this mode)
         self._by_fingerprint: dict[bytes, _Resolved] = {}
         self._by_id: dict[int, _Resolved] = {}
 
@@ -116,10 +115,11 @@ class AvroCodec:
 
     # -- encoding ----------------------------------------------------------------------
 
-    def _header(self, name: str) -> bytes:
-        header = self._headers.get(name)
-        if header is not None:
-            return header
+    def _writer(self, name: str) -> tuple[bytes, Any]:
+        """The wire header and parsed schema that records of ``name`` are written with (made once)."""
+        writer = self._writers.get(name)
+        if writer is not None:
+            return writer
         schema = self.store.current(name)
         if self.registry is None:
             header = SINGLE_OBJECT_MAGIC + schema.fingerprint
@@ -128,9 +128,8 @@ class AvroCodec:
 
             schema_id = self.registry.register_schema(schema.full_name, Schema(json.dumps(schema.raw), "AVRO"))
             header = CONFLUENT_MAGIC + struct.pack(">I", schema_id)
-        self._headers[name] = header
-        self._writers[name] = schema.parsed if self.logical_types else self._parse(schema.raw)
-        return header
+        writer = self._writers[name] = (header, schema.parsed if self.logical_types else self._parse(schema.raw))
+        return writer
 
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
         """Wire bytes of ``record`` under the current schema ``name``."""
@@ -138,8 +137,7 @@ class AvroCodec:
 
     def encode_many(self, name: str, records: list[dict[str, Any]]) -> list[bytes]:
         """``encode`` for a batch (the hot path of producers and processors)."""
-        header = self._header(name)
-        parsed = self._writers[name]
+        header, parsed = self._writer(name)
         out = []
         for record in records:
             buf = io.BytesIO()

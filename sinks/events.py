@@ -223,7 +223,6 @@ class DeadLettersSink(_EventsSink):
         super().__init__(settings, **kwargs)
         topics = settings.topics
         self._source_names = {topics.raw_simuhealth: "simuhealth", topics.raw_gsheet: "gsheet"}
-        self.skipped = 0
 
     def value_decoder(self) -> ValueDecoder:
         return _headers_only
@@ -238,7 +237,6 @@ class DeadLettersSink(_EventsSink):
         for record in batch:
             row = dead_letter_row(record, self._source_names.get)
             if row is None:
-                self.skipped += 1
                 log.warning("%s: %s[%d]@%d has no valid dlq.* headers (not written by a stage of this pipeline); "
                             "skipped", self.name, record.topic, record.partition, record.offset)
             else:

@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from daas.backoff import Backoff
 from daas.errors import DaasError
-from daas.kafka import DeliveryReport, flush_or_raise
+from daas.kafka import DeliveryReport, flush_or_raise, produce
 from stream_processors.batch import BatchPlan
 
 __all__ = ["AtLeastOnce", "ExactlyOnce", "TransactionAborted"]
@@ -45,27 +45,20 @@ class TransactionAborted(DaasError):
     """The batch's transaction was aborted; its inputs must be read again."""
 
 
-def _produce(producer: Producer, topic: str, key: bytes | None, value: bytes | None,
-             headers: Any = None, partition: int = -1, on_delivery: Callable[..., None] | None = None) -> None:
-    while True:
-        try:
-            producer.produce(topic, value, key, partition, on_delivery=on_delivery, headers=headers)
-            return
-        except BufferError:
-            producer.poll(0.05)  # the local queue is full: serve deliveries, then try again
+def _produce_outputs(producer: Producer, plan: BatchPlan, cases_topic: str,
+                     report: DeliveryReport | None = None) -> None:
+    """The clean outputs, dead letters and case changes of the plan."""
+    for out in plan.outputs:
+        produce(producer, out.topic, out.key, out.value, headers=out.headers, on_delivery=report)
+    for message in plan.cases:
+        key, value = message.encode()
+        produce(producer, cases_topic, key, value, on_delivery=report)
 
 
-def _produce_plan(producer: Producer, plan: BatchPlan, cases_topic: str, *, changelog: bool,
-                  report: DeliveryReport | None = None) -> None:
-    if not changelog:
-        for out in plan.outputs:
-            _produce(producer, out.topic, out.key, out.value, out.headers, on_delivery=report)
-        for message in plan.cases:
-            key, value = message.encode()
-            _produce(producer, cases_topic, key, value, on_delivery=report)
-        return
+def _produce_changelog(producer: Producer, plan: BatchPlan, report: DeliveryReport | None = None) -> None:
+    """The plan's de-duplication changelog entries, each to its input partition's changelog partition."""
     for topic, partition, record_id, entry in plan.changelog:
-        _produce(producer, topic, record_id.encode(), entry, partition=partition, on_delivery=report)
+        produce(producer, topic, record_id.encode(), entry, partition=partition, on_delivery=report)
 
 
 def _by_consumer(consumers: Mapping[str, Consumer], offsets: Mapping[tuple[str, int], int]
@@ -90,10 +83,10 @@ class AtLeastOnce:
     def deliver(self, plan: BatchPlan) -> None:
         """Make the plan durable and commit its offsets (asynchronously: a later commit covers a lost one)."""
         report = DeliveryReport()
-        _produce_plan(self._producer, plan, self._cases_topic, changelog=False, report=report)
+        _produce_outputs(self._producer, plan, self._cases_topic, report)
         flush_or_raise(self._producer, report, _FLUSH_TIMEOUT)
         if plan.changelog:
-            _produce_plan(self._producer, plan, self._cases_topic, changelog=True, report=report)
+            _produce_changelog(self._producer, plan, report)
             flush_or_raise(self._producer, report, _FLUSH_TIMEOUT)
         for consumer, offsets in _by_consumer(self._consumers, plan.offsets):
             consumer.commit(offsets=offsets, asynchronous=True)
@@ -130,8 +123,8 @@ class ExactlyOnce:
         producer = self._producer
         producer.begin_transaction()
         try:
-            _produce_plan(producer, plan, self._cases_topic, changelog=False)
-            _produce_plan(producer, plan, self._cases_topic, changelog=True)
+            _produce_outputs(producer, plan, self._cases_topic)
+            _produce_changelog(producer, plan)
             for consumer, offsets in _by_consumer(self._consumers, plan.offsets):  # each group's, fenced by it
                 self._call(lambda c=consumer, o=offsets: producer.send_offsets_to_transaction(
                     o, c.consumer_group_metadata(), self._timeout), "send_offsets_to_transaction")

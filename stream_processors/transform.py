@@ -157,10 +157,10 @@ def _as_datetime(value: Any, field: str, reasons: list[Reason]) -> datetime | No
 
 
 def _as_int(value: Any, field: str, reasons: list[Reason]) -> int | None:
-    if value is None or _text(value) == "":
-        return None
     if type(value) is int:
         return value
+    if value is None or _text(value) == "":
+        return None
     try:
         return int(_text(value))
     except ValueError:
@@ -186,26 +186,20 @@ def _epi_week(day: date) -> str:
     return f"{iso.year}W{iso.week:02d}"
 
 
-@functools.lru_cache(maxsize=65536)
-def _register_names(facility: Facility) -> tuple[str, str, str]:
-    """The register's country, region and district of a facility, case-folded for comparison."""
-    return facility.country_code.casefold(), facility.region.casefold(), facility.district.casefold()
-
-
 def _geography(f: dict[str, Any], facility: Facility, facility_id: str, aliases: Mapping[str, str],
                reasons: list[Reason]) -> None:
     """What the record says of country, region and district must agree with the register (when it says it)."""
-    expected = _register_names(facility)
-    for i, name in enumerate(_GEOGRAPHY):
+    for name in _GEOGRAPHY:
         sent = f[name]
-        if sent is None or sent == getattr(facility, name):
+        expected = getattr(facility, name)
+        if sent is None or sent == expected:  # the usual case: spelled as the register spells it
             continue
         folded = _text(sent).casefold()
         if name == "country_code":
             folded = aliases.get(folded, folded)
-        if folded and folded != expected[i]:
+        if folded and folded != expected.casefold():
             reasons.append(Reason(rules.GEOGRAPHY_MISMATCH, f"{name} {_text(sent)!r} does not match the register's "
-                                  f"{getattr(facility, name)!r} for {facility_id}", name))
+                                  f"{expected!r} for {facility_id}", name))
 
 
 def _age(f: dict[str, Any], day: date, reasons: list[Reason]) -> tuple[int | None, int | None]:

@@ -103,8 +103,6 @@ class WorkerStats:
 
     consumed: int = 0
     batches: int = 0
-    aborted: int = 0
-    restored: int = 0
     counts: Counter[str] = field(default_factory=Counter)  # clean, dead_lettered, duplicates, ...
 
 
@@ -281,7 +279,6 @@ class ProcessorWorker:
             state.restored(restored[names[key]])
             self._states[key] = state
             self._restoring.discard(key)
-            self.stats.restored += len(state)
             consumer = self._consumers[tp.topic]
             consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
             consumer.resume([TopicPartition(tp.topic, tp.partition)])
@@ -321,7 +318,6 @@ class ProcessorWorker:
         try:
             self._delivery.deliver(plan)
         except TransactionAborted:
-            self.stats.aborted += 1
             self._metrics.aborted.inc()
             for (topic, partition), first in plan.first_offsets.items():
                 if (topic, partition) in self._states:

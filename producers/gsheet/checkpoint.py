@@ -54,6 +54,7 @@ from daas.kafka import (
     create_producer,
     ensure_topics,
     flush_or_raise,
+    produce,
 )
 from daas.settings import Settings
 from producers.gsheet.errors import CheckpointUnavailable
@@ -275,12 +276,7 @@ class KafkaCheckpointStore:
             self._producer = create_producer(self._settings)
         report = DeliveryReport()
         for key, value in records:
-            while True:
-                try:
-                    self._producer.produce(self.topic, key=key, value=value, on_delivery=report)
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)  # local queue full: let deliveries drain
+            produce(self._producer, self.topic, key, value, on_delivery=report)
         flush_or_raise(self._producer, report, self._flush_timeout)
 
     def _tombstone(self, keys: Sequence[bytes]) -> None:

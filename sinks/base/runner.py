@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from daas.kafka import (
     create_consumer,
     create_producer,
     flush_or_raise,
+    produce,
     require_brokers,
 )
 from daas.metrics import Telemetry
@@ -102,22 +104,25 @@ class RunStats:
 
 
 class _Metrics:
-    """A sink's Prometheus metrics (``daas.metrics``)."""
+    """A sink's Prometheus metrics (``daas.metrics``), labelled with the sink's name once."""
 
     def __init__(self, telemetry: Telemetry, sink: str) -> None:
         self.sink = sink
-        self.written = telemetry.counter("daas_sink_records_written_total", "Records made durable", ("sink",))
+        self.written = telemetry.counter("daas_sink_records_written_total", "Records made durable",
+                                         ("sink",)).labels(sink)
         self.dead_letters = telemetry.counter("daas_dead_letters_total", "Records dead-lettered, by stage and reason",
                                               ("stage", "reason"))
         self.write_records = telemetry.histogram("daas_sink_write_records", "Records per write", ("sink",),
-                                                 buckets=(10, 100, 1000, 5000, 10_000, 50_000, 100_000))
+                                                 buckets=(10, 100, 1000, 5000, 10_000, 50_000, 100_000)).labels(sink)
         self.write_seconds = telemetry.histogram("daas_sink_write_seconds", "Time from a write's start to its "
-                                                 "result", ("sink",))
+                                                 "result", ("sink",)).labels(sink)
         self.latency = telemetry.histogram("daas_sink_produce_to_commit_seconds",
                                            "Record timestamp to the commit that covers it (last of each write)",
-                                           ("sink",))
-        self.retries = telemetry.counter("daas_sink_retries_total", "Writes or preparations retried", ("sink",))
-        self.buffered = telemetry.gauge("daas_sink_buffered_bytes", "Bytes buffered across partitions", ("sink",))
+                                           ("sink",)).labels(sink)
+        self.retries = telemetry.counter("daas_sink_retries_total", "Writes or preparations retried",
+                                         ("sink",)).labels(sink)
+        self.buffered = telemetry.gauge("daas_sink_buffered_bytes", "Bytes buffered across partitions",
+                                        ("sink",)).labels(sink)
         self.lag = telemetry.gauge("daas_consumer_lag", "Records behind the end of the partition",
                                    ("group", "topic", "partition"))
 
@@ -319,7 +324,7 @@ class SinkRunner:
         delay = part.backoff.next_delay()
         part.retry_at = time.monotonic() + delay
         self.stats.retries += 1
-        self._metrics.retries.labels(self.sink.name).inc()
+        self._metrics.retries.inc()
         log.warning("%s %s[%d] %s; retrying in %.1fs with the partition paused", self.sink.name, tp[0], tp[1],
                     why, delay)
 
@@ -444,28 +449,23 @@ class SinkRunner:
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
         self.stats.per_partition[tp] = self.stats.per_partition.get(tp, 0) + good
-        metrics, name = self._metrics, self.sink.name
-        metrics.written.labels(name).inc(good)
-        for _record, reason in dead:
-            metrics.dead_letters.labels(name, reason.code).inc()
-        metrics.write_records.labels(name).observe(inflight.count)
-        metrics.write_seconds.labels(name).observe(time.monotonic() - inflight.began)
+        metrics = self._metrics
+        metrics.written.inc(good)
+        for code, n in Counter(reason.code for _record, reason in dead).items():
+            metrics.dead_letters.labels(metrics.sink, code).inc(n)
+        metrics.write_records.observe(inflight.count)
+        metrics.write_seconds.observe(time.monotonic() - inflight.began)
         last = batch.last_timestamp_ms()
         if last is not None:
-            metrics.latency.labels(name).observe(max(0.0, time.time() - last / 1000))
+            metrics.latency.observe(max(0.0, time.time() - last / 1000))
         return {tp: batch.next_offset}
 
     def _dead_letter(self, record: Record, reason: Reason) -> None:
         # In the form that fits the topic: a record too large to dead-letter whole must
         # not stop the sink (it would fail the same way after every restart).
         letter = DeadLetter.of(record, [reason], stage=self.sink.name).fitting(self.settings.kafka_max_message_bytes)
-        while True:
-            try:
-                self._producer.produce(self._dlq_topic, key=letter.key, value=letter.value,
-                                       headers=letter.headers(), on_delivery=self._report)
-                return
-            except BufferError:
-                self._producer.poll(0.05)  # local queue full: let deliveries drain
+        produce(self._producer, self._dlq_topic, letter.key, letter.value, headers=letter.headers(),
+                on_delivery=self._report)
 
     def _enforce_budget(self) -> None:
         budget = self.budget
@@ -488,7 +488,7 @@ class SinkRunner:
         memory = sum(p.buffer.memory for p in self._parts.values())
         records = sum(len(p.buffer) for p in self._parts.values())
         self.stats.peak_buffered_bytes = max(self.stats.peak_buffered_bytes, memory)
-        self._metrics.buffered.labels(self.sink.name).set(memory)
+        self._metrics.buffered.set(memory)
         return memory, records
 
     def _measure_lag(self) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import faust
 
 from daas.errors import ConfigurationError
-from daas.kafka import DeliveryReport, create_producer, msk_iam_token
+from daas.kafka import DeliveryReport, create_producer, msk_iam_token, produce
 from daas.metrics import Telemetry, start_telemetry
 from daas.settings import Settings
 from stream_processors.cases import CaseMessage, split_district_key
@@ -209,12 +209,7 @@ class _Surveillance:
     def _publish(self, district: str, group: str, week: str, cases: int) -> None:
         key, value = count_message(district, group, week, cases, self.populations.get(district))
         self._published.inc()
-        while True:
-            try:
-                self._producer().produce(self.counts_topic, value, key, on_delivery=self.report)
-                return
-            except BufferError:
-                self._producer().poll(0.05)
+        produce(self._producer(), self.counts_topic, key, value, on_delivery=self.report)
 
     def close(self) -> None:
         self.publish_changed()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Message, TopicPartition
 
+from daas.child import ChildProcess
 from daas.kafka import count_records, create_admin, create_consumer, ensure_topics, pipeline_topics
 from daas.settings import Settings, Topics
 from tests.support.endpoints import Endpoints
@@ -95,35 +94,17 @@ class Run:
         return count_records(self.settings, topic)
 
 
-class Worker:
+class Worker(ChildProcess):
     """A processor worker in its own process (so it can be SIGKILLed like a crashed pod)."""
 
     module = "stream_processors"
 
     def __init__(self, env: dict[str, str], log: Path, args: Sequence[str] = ()) -> None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self.log = log
-        self._handle = log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module, *args], env=env, cwd=REPO,  # noqa: S603
-                                     stdout=self._handle, stderr=subprocess.STDOUT)
+        super().__init__(self.module, [sys.executable, "-m", self.module, *args], env, log, cwd=REPO)
 
     def assert_alive(self) -> None:
         if self.proc.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-3000:]
-            raise AssertionError(f"{self.module} exited with {self.proc.returncode}:\n{tail}")
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._handle.close()
+            raise AssertionError(f"{self.module} exited with {self.proc.returncode}:\n{self.log_tail(3000)}")
 
 
 class Surveillance(Worker):

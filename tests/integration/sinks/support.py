@@ -30,6 +30,7 @@ from daas.kafka import (
     create_producer,
     ensure_topics,
     flush_or_raise,
+    produce as produce_waiting,
 )
 from daas.settings import Settings
 from schemas import CLEAN_ENCOUNTER, SIMUHEALTH_ENCOUNTER, AvroCodec
@@ -75,15 +76,8 @@ def produce(settings: Settings, topic: str, values: Sequence[tuple[bytes | None,
     report = DeliveryReport()
     started = time.monotonic()
     for n, (key, value) in enumerate(values, 1):
-        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": report}
-        if partition is not None:
-            kwargs["partition"] = partition
-        while True:
-            try:
-                producer.produce(topic, **kwargs)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, key, value, partition=-1 if partition is None else partition,
+                        on_delivery=report)
         if rate:
             ahead = n / rate - (time.monotonic() - started)
             if ahead > 0:
